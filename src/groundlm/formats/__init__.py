@@ -1,0 +1,77 @@
+"""Text codecs for spatial outputs, one module per model family, and their registry.
+
+>>> from groundlm import formats
+>>> codec = formats.get("cogvlm")
+>>> codec.render_boxes([(10, 20, 110, 220)], width=200, height=400)
+'[[050,050,550,550]]'
+>>> codec.parse("[[050,050,550,550]]", 200, 400).boxes
+((10.0, 20.0, 110.0, 220.0),)
+"""
+
+from __future__ import annotations
+
+from groundlm.formats.base import (
+    ERROR_KINDS,
+    MULTI_BOX_POLICIES,
+    Codec,
+    MultiBoxPolicy,
+    ParseResult,
+    select_box,
+)
+from groundlm.formats.cogvlm import CogVLMCodec
+from groundlm.formats.ferret import FerretCodec
+from groundlm.formats.florence2 import Florence2Codec
+from groundlm.formats.kosmos2 import Kosmos2Codec
+from groundlm.formats.paligemma import PaliGemmaCodec
+from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec, render_pose
+from groundlm.formats.qwen import QwenCodec
+from groundlm.formats.shikra import ShikraCodec
+
+_REGISTRY: dict[str, type[Codec]] = {
+    cls.name: cls
+    for cls in (
+        CogVLMCodec,
+        QwenCodec,
+        Florence2Codec,
+        Kosmos2Codec,
+        ShikraCodec,
+        FerretCodec,
+        PaliGemmaCodec,
+        PoseCodec,
+    )
+}
+
+
+def names() -> list[str]:
+    """Registered format names."""
+    return list(_REGISTRY)
+
+
+def get(name: str, **options: object) -> Codec:
+    """A codec by name, e.g. ``get("qwen", divisor=1000)``; unknown names list the known ones."""
+    try:
+        cls = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}; known formats: {', '.join(_REGISTRY)}") from None
+    return cls(**options)  # type: ignore[arg-type]
+
+
+def register(cls: type[Codec]) -> type[Codec]:
+    """Add a codec class under its ``name`` (usable as a class decorator)."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+__all__ = [
+    "BLENDED_ERRORS",
+    "ERROR_KINDS",
+    "MULTI_BOX_POLICIES",
+    "Codec",
+    "MultiBoxPolicy",
+    "ParseResult",
+    "get",
+    "names",
+    "register",
+    "render_pose",
+    "select_box",
+]
