@@ -1,0 +1,5 @@
+import sys
+
+from groundlm.cli import main
+
+sys.exit(main())

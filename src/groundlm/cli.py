@@ -1,0 +1,137 @@
+"""The ``groundlm`` command.
+
+Each subcommand is a plain function with typed arguments; ``main`` only parses the command line and maps
+:class:`~groundlm.errors.UserError` (and invalid values) to a one-line message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from groundlm import __version__, formats
+from groundlm.errors import UserError
+from groundlm.evaluation import TASKS, Options, evaluate, format_table
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no spelling for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def eval_command(
+    task: str,
+    gt: str,
+    preds: Sequence[str],
+    format_names: Sequence[str] = (),
+    as_json: bool = False,
+    options: Options | None = None,
+) -> str:
+    """Evaluate one or more prediction files; returns the table, or JSON (one object, or one per file)."""
+    options = options or Options()
+    if len(format_names) not in (0, 1, len(preds)):
+        raise UserError(f"give --format once, or once per --pred ({len(preds)} files, {len(format_names)} formats)")
+    reports = []
+    for i, pred in enumerate(preds):
+        name = format_names[i] if len(format_names) == len(preds) else (format_names[0] if format_names else None)
+        options.format = name
+        report = evaluate(task, gt, pred, options)
+        for w in report.warnings:
+            print(f"warning: {Path(pred).name}: {w}", file=sys.stderr)
+        reports.append((name, report))
+    if as_json:
+        if len(reports) == 1:
+            return json.dumps(_jsonable(reports[0][1].metrics))
+        return json.dumps({r.pred_path: _jsonable(r.metrics) for _, r in reports})
+    rows = [(Path(r.pred_path).name + (f" [{name}]" if name else ""), r.metrics) for name, r in reports]
+    table = format_table(f"{task}: {gt}", rows)
+    notes = []
+    for _, r in reports:
+        if r.errors:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.errors.items()))
+            notes.append(f"  invalid in {Path(r.pred_path).name}: {kinds}")
+    return table + ("\n" + "\n".join(notes) if notes else "")
+
+
+def formats_parse_command(name: str, text: str, width: float, height: float) -> str:
+    """Parse ``text`` in format ``name`` for an image of ``width x height`` pixels; the result as JSON."""
+    return json.dumps(formats.get(name).parse(text, width, height).to_dict())
+
+
+def formats_list_command() -> str:
+    return "\n".join(f"{n:10s} {formats.get(n).description}" for n in formats.names())
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="groundlm", description="Teach vision-language models spatial skills.")
+    parser.add_argument("--version", action="version", version=f"groundlm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="score prediction files against ground truth")
+    ev.add_argument("task", choices=TASKS)
+    ev.add_argument("--gt", required=True, help="ground-truth JSON Lines file")
+    ev.add_argument("--pred", required=True, action="append", help="prediction JSON Lines file (repeatable)")
+    ev.add_argument("--format", action="append", default=[], choices=formats.names(),
+                    help="format of 'text' predictions: once, or once per --pred")
+    ev.add_argument("--json", action="store_true", help="print metrics as JSON")
+    ev.add_argument("--policy", default="first", choices=formats.MULTI_BOX_POLICIES,
+                    help="refer: what to do with several boxes where one is expected")
+    ev.add_argument("--threshold", type=float, default=0.5, help="refer: IoU threshold of the accuracy")
+    ev.add_argument("--strict", action="store_true", help="refer: count IoU > threshold instead of >=")
+    ev.add_argument("--no-pose-filter", action="store_true", help="pose: keep samples with |angle| > 99 degrees")
+    ev.add_argument("--min-depth", type=float, default=1e-3, help="depth: lower cap in metres")
+    ev.add_argument("--max-depth", type=float, default=10.0, help="depth: upper cap in metres")
+    ev.add_argument("--eigen-crop", action="store_true", help="depth: evaluate inside the Eigen crop only")
+    ev.add_argument("--align", default="none", choices=("none", "median", "lstsq", "lstsq_disparity"),
+                    help="depth: align predictions to ground truth first")
+
+    fm = sub.add_parser("formats", help="inspect the text formats")
+    fsub = fm.add_subparsers(dest="formats_command", required=True)
+    fsub.add_parser("list", help="list the formats")
+    fp = fsub.add_parser("parse", help="parse model output text and print the result as JSON")
+    fp.add_argument("name", choices=formats.names())
+    fp.add_argument("text")
+    fp.add_argument("--size", nargs=2, type=float, metavar=("W", "H"), required=True, help="image size in pixels")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "eval":
+            options = Options(
+                policy=args.policy,
+                threshold=args.threshold,
+                inclusive=not args.strict,
+                pose_filter=None if args.no_pose_filter else 99.0,
+                min_depth=args.min_depth,
+                max_depth=args.max_depth,
+                eigen_crop=args.eigen_crop,
+                align=args.align,
+            )
+            out = eval_command(args.task, args.gt, args.pred, args.format, args.json, options)
+        elif args.formats_command == "list":
+            out = formats_list_command()
+        else:
+            out = formats_parse_command(args.name, args.text, *args.size)
+    except (UserError, ValueError) as e:
+        print(f"groundlm: error: {e}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
