@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 
@@ -61,9 +62,16 @@ class MeteorScorer:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """pycocoevalcap prints progress to stdout; keep it out of ``--json`` output."""
+    """pycocoevalcap prints progress to stdout, and its Java tokenizer to file descriptor 2; hide both."""
     with contextlib.redirect_stdout(io.StringIO()):
-        yield
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def tokenize(captions: Mapping[Hashable, Sequence[str]]) -> dict[Hashable, list[str]]:
