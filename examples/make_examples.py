@@ -41,11 +41,25 @@ def refer(rng: np.random.Generator) -> None:
         x0, y0 = rng.uniform(0, 0.6) * w, rng.uniform(0, 0.6) * h
         x1, y1 = x0 + rng.uniform(0.15, 0.4) * w, y0 + rng.uniform(0.15, 0.4) * h
         name = OBJECTS[i % len(OBJECTS)]
-        gts.append({"id": f"img{i:02d}", "width": w, "height": h, "box": [round(v, 1) for v in (x0, y0, x1, y1)],
-                    "expression": f"the {name} left of the others" if i % 2 else f"the {name}"})
+        gts.append(
+            {
+                "id": f"img{i:02d}",
+                "width": w,
+                "height": h,
+                "box": [round(v, 1) for v in (x0, y0, x1, y1)],
+                "expression": f"the {name} left of the others" if i % 2 else f"the {name}",
+            }
+        )
     _write(ROOT / "refer" / "gt.jsonl", gts)
-    quality = {"cogvlm": 0.05, "qwen": 0.08, "florence2": 0.04, "kosmos2": 0.06, "shikra": 0.10, "ferret": 0.07,
-               "paligemma": 0.05}
+    quality = {
+        "cogvlm": 0.05,
+        "qwen": 0.08,
+        "florence2": 0.04,
+        "kosmos2": 0.06,
+        "shikra": 0.10,
+        "ferret": 0.07,
+        "paligemma": 0.05,
+    }
     for name, scale in quality.items():
         codec = formats.get(name)
         rows = []
@@ -72,10 +86,21 @@ def pose(rng: np.random.Generator) -> None:
             yaw = 110.0  # outside the +-99 degree test filter
         cx, cy, s = rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h, rng.uniform(0.1, 0.25) * min(w, h)
         box = [cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2]
-        gts.append({"id": f"head{i:02d}", "width": w, "height": h, "yaw": round(yaw, 2), "pitch": round(pitch, 2),
-                    "roll": round(roll, 2), "box": [round(v, 1) for v in box]})
+        gts.append(
+            {
+                "id": f"head{i:02d}",
+                "width": w,
+                "height": h,
+                "yaw": round(yaw, 2),
+                "pitch": round(pitch, 2),
+                "roll": round(roll, 2),
+                "box": [round(v, 1) for v in box],
+            }
+        )
         noisy = _jitter(box, w, h, rng, 0.05)
-        text = formats.render_pose(noisy, yaw + rng.normal(0, 6), pitch + rng.normal(0, 5), roll + rng.normal(0, 4), w, h)
+        text = formats.render_pose(
+            noisy, yaw + rng.normal(0, 6), pitch + rng.normal(0, 5), roll + rng.normal(0, 4), w, h
+        )
         if i == 2:
             text = formats.get("cogvlm").render_boxes([noisy], w, h)  # detection-only answer: blended
         if i == 6:
@@ -140,8 +165,13 @@ def densecap(rng: np.random.Generator) -> None:
             name = OBJECTS[(i + j) % len(OBJECTS)]
             regions.append({"box": [round(v, 1) for v in box], "captions": [f"a {name}", f"the {name} on the floor"]})
             caption = f"a {name}" if j != 2 else "a purple pyramid"
-            predicted.append({"box": _jitter(box, w, h, rng, 0.08), "caption": caption,
-                              "score": round(float(rng.uniform(0.3, 0.95)), 3)})
+            predicted.append(
+                {
+                    "box": _jitter(box, w, h, rng, 0.08),
+                    "caption": caption,
+                    "score": round(float(rng.uniform(0.3, 0.95)), 3),
+                }
+            )
         predicted.append({"box": [0.0, 0.0, w / 5, h / 5], "caption": "a lamp", "score": 0.2})  # a false alarm
         gts.append({"id": f"img{i}", "regions": regions})
         preds.append({"id": f"img{i}", "regions": predicted})

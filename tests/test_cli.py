@@ -15,8 +15,18 @@ def _run(capsys, *argv):
 
 
 def test_eval_refer_json_keys_on_examples(capsys):
-    code, out, _ = _run(capsys, "eval", "refer", "--gt", str(EXAMPLES / "refer/gt.jsonl"),
-                        "--pred", str(EXAMPLES / "refer/pred_qwen.jsonl"), "--format", "qwen", "--json")
+    code, out, _ = _run(
+        capsys,
+        "eval",
+        "refer",
+        "--gt",
+        str(EXAMPLES / "refer/gt.jsonl"),
+        "--pred",
+        str(EXAMPLES / "refer/pred_qwen.jsonl"),
+        "--format",
+        "qwen",
+        "--json",
+    )
     assert code == 0
     m = json.loads(out)
     assert list(m) == ["n", "acc50", "ciou", "miou", "invalid"]
@@ -26,13 +36,28 @@ def test_eval_refer_json_keys_on_examples(capsys):
 @pytest.mark.parametrize(
     ("task", "gt", "pred", "extra", "keys"),
     [
-        ("pose", "pose/gt.jsonl", "pose/pred_vlm.jsonl", [],
-         ["n", "n_used", "yaw", "pitch", "roll", "mae", "geodesic", "invalid", "box_acc50"]),
-        ("depth", "depth/gt.jsonl", "depth/pred_metric.jsonl", ["--eigen-crop"],
-         ["n", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "invalid"]),
+        (
+            "pose",
+            "pose/gt.jsonl",
+            "pose/pred_vlm.jsonl",
+            [],
+            ["n", "n_used", "yaw", "pitch", "roll", "mae", "geodesic", "invalid", "box_acc50"],
+        ),
+        (
+            "depth",
+            "depth/gt.jsonl",
+            "depth/pred_metric.jsonl",
+            ["--eigen-crop"],
+            ["n", "abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "invalid"],
+        ),
         ("densecap", "densecap/gt.jsonl", "densecap/pred.jsonl", [], ["map", "det_map", "invalid"]),
-        ("caption", "caption/gt.jsonl", "caption/pred.jsonl", [],
-         ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "invalid"]),
+        (
+            "caption",
+            "caption/gt.jsonl",
+            "caption/pred.jsonl",
+            [],
+            ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "invalid"],
+        ),
     ],
 )
 def test_eval_json_keys(capsys, task, gt, pred, extra, keys):
@@ -43,9 +68,21 @@ def test_eval_json_keys(capsys, task, gt, pred, extra, keys):
 
 
 def test_eval_table_with_several_prediction_files(capsys):
-    code, out, _ = _run(capsys, "eval", "refer", "--gt", str(EXAMPLES / "refer/gt.jsonl"),
-                        "--pred", str(EXAMPLES / "refer/pred_cogvlm.jsonl"),
-                        "--pred", str(EXAMPLES / "refer/pred_ferret.jsonl"), "--format", "cogvlm", "--format", "ferret")
+    code, out, _ = _run(
+        capsys,
+        "eval",
+        "refer",
+        "--gt",
+        str(EXAMPLES / "refer/gt.jsonl"),
+        "--pred",
+        str(EXAMPLES / "refer/pred_cogvlm.jsonl"),
+        "--pred",
+        str(EXAMPLES / "refer/pred_ferret.jsonl"),
+        "--format",
+        "cogvlm",
+        "--format",
+        "ferret",
+    )
     assert code == 0
     assert "pred_cogvlm.jsonl [cogvlm]" in out and "pred_ferret.jsonl [ferret]" in out and "acc50" in out
 
@@ -56,14 +93,37 @@ def test_user_errors_exit_2_without_traceback(capsys, tmp_path):
     code, out, err = _run(capsys, "eval", "refer", "--gt", str(bad), "--pred", str(bad))
     assert code == 2 and out == ""
     assert err.startswith("groundlm: error:") and "gt.jsonl:1" in err and "Traceback" not in err
-    code, _, err = _run(capsys, "eval", "refer", "--gt", str(bad), "--pred", str(bad), "--pred", str(bad),
-                        "--format", "cogvlm", "--format", "qwen", "--format", "shikra")
+    code, _, err = _run(
+        capsys,
+        "eval",
+        "refer",
+        "--gt",
+        str(bad),
+        "--pred",
+        str(bad),
+        "--pred",
+        str(bad),
+        "--format",
+        "cogvlm",
+        "--format",
+        "qwen",
+        "--format",
+        "shikra",
+    )
     assert code == 2 and "once per --pred" in err
 
 
 def test_formats_parse_and_list(capsys):
-    code, out, _ = _run(capsys, "formats", "parse", "kosmos2", "<object><patch_index_0044><patch_index_0863></object>",
-                        "--size", "320", "320")
+    code, out, _ = _run(
+        capsys,
+        "formats",
+        "parse",
+        "kosmos2",
+        "<object><patch_index_0044><patch_index_0863></object>",
+        "--size",
+        "320",
+        "320",
+    )
     result = json.loads(out)
     assert code == 0 and result["ok"] and result["boxes"][0] == pytest.approx([125, 15, 315, 265])
     code, out, _ = _run(capsys, "formats", "parse", "pose", "[[100,100,200,200]]", "--size", "100", "100")

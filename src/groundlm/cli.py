@@ -82,19 +82,32 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("task", choices=TASKS)
     ev.add_argument("--gt", required=True, help="ground-truth JSON Lines file")
     ev.add_argument("--pred", required=True, action="append", help="prediction JSON Lines file (repeatable)")
-    ev.add_argument("--format", action="append", default=[], choices=formats.names(),
-                    help="format of 'text' predictions: once, or once per --pred")
+    ev.add_argument(
+        "--format",
+        action="append",
+        default=[],
+        choices=formats.names(),
+        help="format of 'text' predictions: once, or once per --pred",
+    )
     ev.add_argument("--json", action="store_true", help="print metrics as JSON")
-    ev.add_argument("--policy", default="first", choices=formats.MULTI_BOX_POLICIES,
-                    help="refer: what to do with several boxes where one is expected")
+    ev.add_argument(
+        "--policy",
+        default="first",
+        choices=formats.MULTI_BOX_POLICIES,
+        help="refer: what to do with several boxes where one is expected",
+    )
     ev.add_argument("--threshold", type=float, default=0.5, help="refer: IoU threshold of the accuracy")
     ev.add_argument("--strict", action="store_true", help="refer: count IoU > threshold instead of >=")
     ev.add_argument("--no-pose-filter", action="store_true", help="pose: keep samples with |angle| > 99 degrees")
     ev.add_argument("--min-depth", type=float, default=1e-3, help="depth: lower cap in metres")
     ev.add_argument("--max-depth", type=float, default=10.0, help="depth: upper cap in metres")
     ev.add_argument("--eigen-crop", action="store_true", help="depth: evaluate inside the Eigen crop only")
-    ev.add_argument("--align", default="none", choices=("none", "median", "lstsq", "lstsq_disparity"),
-                    help="depth: align predictions to ground truth first")
+    ev.add_argument(
+        "--align",
+        default="none",
+        choices=("none", "median", "lstsq", "lstsq_disparity"),
+        help="depth: align predictions to ground truth first",
+    )
 
     fm = sub.add_parser("formats", help="inspect the text formats")
     fsub = fm.add_subparsers(dest="formats_command", required=True)

@@ -20,8 +20,9 @@ def test_refer_text_predictions_match_library_metrics(tmp_path):
     codec = formats.get("florence2")
     preds = [{"id": i, "text": codec.render_boxes([g["box"]], 200, 100)} for i, g in enumerate(gt[:3])]
     preds.append({"id": 3, "text": "no idea"})  # id 4 has no prediction at all
-    report = evaluate("refer", _jsonl(tmp_path / "gt.jsonl", gt), _jsonl(tmp_path / "p.jsonl", preds),
-                      Options(format="florence2"))
+    report = evaluate(
+        "refer", _jsonl(tmp_path / "gt.jsonl", gt), _jsonl(tmp_path / "p.jsonl", preds), Options(format="florence2")
+    )
     decoded = [codec.parse(p["text"], 200, 100).boxes[0] for p in preds[:3]]
     expected = grounding_metrics([*decoded, None, None], [g["box"] for g in gt])
     assert report.metrics == pytest.approx(expected)

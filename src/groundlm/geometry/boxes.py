@@ -68,8 +68,10 @@ def normalize(boxes: Array, width: float, height: float) -> Array:
     """Pixel ``xyxy`` -> ``xyxy`` in ``[0, 1]`` of the image size (``x / W``, ``y / H``)."""
     boxes = _as_array(boxes)
     _check_last_dim(boxes)
-    scale = boxes.new_tensor([width, height, width, height]) if isinstance(boxes, torch.Tensor) else np.array(
-        [width, height, width, height], dtype=np.float64
+    scale = (
+        boxes.new_tensor([width, height, width, height])
+        if isinstance(boxes, torch.Tensor)
+        else np.array([width, height, width, height], dtype=np.float64)
     )
     return boxes / scale
 
@@ -78,8 +80,10 @@ def denormalize(boxes: Array, width: float, height: float) -> Array:
     """Normalised ``xyxy`` in ``[0, 1]`` -> pixel ``xyxy`` (``x * W``, ``y * H``)."""
     boxes = _as_array(boxes)
     _check_last_dim(boxes)
-    scale = boxes.new_tensor([width, height, width, height]) if isinstance(boxes, torch.Tensor) else np.array(
-        [width, height, width, height], dtype=np.float64
+    scale = (
+        boxes.new_tensor([width, height, width, height])
+        if isinstance(boxes, torch.Tensor)
+        else np.array([width, height, width, height], dtype=np.float64)
     )
     return boxes * scale
 

@@ -116,4 +116,3 @@ def roi_align(
         pooled = (sampled * mask).reshape(k, c, ph, gh, pw, gw).mean(dim=(3, 5))
         out = out.index_copy(0, idx, pooled)
     return out
-

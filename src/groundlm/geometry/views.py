@@ -60,9 +60,7 @@ def select_views(
     width, height = pil.size
     boxes = view_boxes(box, width, height, [0.0, *candidates])
     region_hash = phash(pil, tuple(boxes[0]), method=method)
-    scores = {
-        t: hamming(region_hash, phash(pil, tuple(b), method=method)) / t for t, b in zip(candidates, boxes[1:])
-    }
+    scores = {t: hamming(region_hash, phash(pil, tuple(b), method=method)) / t for t, b in zip(candidates, boxes[1:])}
     order = sorted(range(len(candidates)), key=lambda i: (-scores[candidates[i]], candidates[i]))
     chosen = [candidates[i] for i in order[: n - 1]]
     picked = (0.0, *chosen)
