@@ -73,6 +73,45 @@ def formats_list_command() -> str:
     return "\n".join(f"{n:10s} {formats.get(n).description}" for n in formats.names())
 
 
+def data_make_command(
+    out: str, n: int, seed: int, domain: str, size: int, workers: int, scene_type: str | None = None
+) -> str:
+    """Generate a SpatialWorld split into ``out``."""
+    from groundlm.data.synth.writer import write_split
+
+    path = write_split(out, n, seed=seed, domain=domain, size=size, workers=workers, scene_type=scene_type)
+    return f"wrote {n} samples to {path}"
+
+
+def data_info_command(uri: str, as_json: bool = False) -> str:
+    from groundlm import data
+    from groundlm.data.info import dataset_info, format_info
+
+    info = dataset_info(data.load(uri))
+    return json.dumps(info) if as_json else format_info(info)
+
+
+def data_show_command(uri: str, index: int, out: str) -> str:
+    from groundlm import data
+    from groundlm.data.show import render_sample
+
+    ds = data.load(uri)
+    if not 0 <= index < len(ds):
+        raise UserError(f"index {index} is out of range: {uri} has {len(ds)} samples")
+    render_sample(ds[index]).save(out)
+    return f"wrote {out}"
+
+
+def bench_data_command(n: int, size: int, workers: Sequence[int], json_path: str | None) -> str:
+    from groundlm.bench.data_speed import bench_data
+
+    result = bench_data(n=n, size=size, workers=tuple(workers))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+    rows = [(f"{r['workers']} worker(s)", {k: v for k, v in r.items() if k != "workers"}) for r in result["rows"]]
+    return format_table(f"SpatialWorld generation, {size}x{size}, {result['cpu_count']} CPUs", rows)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="groundlm", description="Teach vision-language models spatial skills.")
     parser.add_argument("--version", action="version", version=f"groundlm {__version__}")
@@ -109,6 +148,34 @@ def _build_parser() -> argparse.ArgumentParser:
         help="depth: align predictions to ground truth first",
     )
 
+    dt = sub.add_parser("data", help="generate and inspect datasets")
+    dsub = dt.add_subparsers(dest="data_command", required=True)
+    mk = dsub.add_parser("make", help="generate a SpatialWorld split")
+    mk.add_argument("--out", required=True, help="output folder")
+    mk.add_argument("--n", type=int, required=True, help="number of samples")
+    mk.add_argument("--seed", type=int, default=0)
+    mk.add_argument("--domain", default="classic", help="style preset: classic, vivid, dusk, portrait")
+    mk.add_argument("--size", type=int, default=224, help="image side in pixels")
+    mk.add_argument("--workers", type=int, default=1, help="generating processes")
+    mk.add_argument(
+        "--scene-type", default=None, help="room, corridor, courtyard, studio or warehouse (default: mixed)"
+    )
+    inf = dsub.add_parser("info", help="counts and label statistics of a dataset")
+    inf.add_argument("uri", help="dataset URI or SpatialWorld folder")
+    inf.add_argument("--json", action="store_true")
+    sh = dsub.add_parser("show", help="draw one sample with its labels")
+    sh.add_argument("uri")
+    sh.add_argument("--index", type=int, default=0)
+    sh.add_argument("--out", required=True, help="PNG file to write")
+
+    bn = sub.add_parser("bench", help="benchmarks (print a table, optionally write JSON)")
+    bsub = bn.add_subparsers(dest="bench_command", required=True)
+    bd = bsub.add_parser("data", help="SpatialWorld generation speed")
+    bd.add_argument("--n", type=int, default=200)
+    bd.add_argument("--size", type=int, default=224)
+    bd.add_argument("--workers", type=int, nargs="+", default=[1])
+    bd.add_argument("--json", default=None, metavar="FILE")
+
     fm = sub.add_parser("formats", help="inspect the text formats")
     fsub = fm.add_subparsers(dest="formats_command", required=True)
     fsub.add_parser("list", help="list the formats")
@@ -135,6 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 align=args.align,
             )
             out = eval_command(args.task, args.gt, args.pred, args.format, args.json, options)
+        elif args.command == "data":
+            if args.data_command == "make":
+                out = data_make_command(
+                    args.out, args.n, args.seed, args.domain, args.size, args.workers, args.scene_type
+                )
+            elif args.data_command == "info":
+                out = data_info_command(args.uri, args.json)
+            else:
+                out = data_show_command(args.uri, args.index, args.out)
+        elif args.command == "bench":
+            out = bench_data_command(args.n, args.size, args.workers, args.json)
         elif args.formats_command == "list":
             out = formats_list_command()
         else:

@@ -1,0 +1,1 @@
+"""Benchmarks: speed and reproduction suites (``groundlm bench ...``). They print tables and write JSON."""

@@ -1,0 +1,1 @@
+"""Readers of dataset files in their published formats, each returning a SampleDataset."""

@@ -1,0 +1,102 @@
+"""A picture of one sample for a person to check (``groundlm data show``).
+
+Left: the image with every region's box and category, head-pose axes (x red, y green, z blue: the head frame's
+axes in the camera frame, see :mod:`groundlm.data.synth.scene`), and landmarks. Right (when present): depth as a
+colour map (near = warm, far = cool; black = unknown). Below: the narrative trace, coloured per utterance, and the
+referring expressions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from groundlm.data.sample import Sample
+from groundlm.geometry.rotations import euler_to_matrix
+
+PALETTE = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+]
+# Anchors of a perceptually ordered map from near (0) to far (1).
+_ANCHORS = np.array(
+    [[180, 4, 38], [244, 109, 67], [253, 219, 130], [171, 221, 164], [50, 136, 189], [54, 40, 120]], dtype=np.float64
+)
+
+
+def colorize_depth(depth: np.ndarray) -> np.ndarray:
+    """Depth ``[H, W]`` (metres, 0 = unknown) -> RGB ``[H, W, 3]`` uint8 scaled to the 2nd..98th percentile."""
+    valid = depth > 0
+    out = np.zeros((*depth.shape, 3), dtype=np.uint8)
+    if not valid.any():
+        return out
+    lo, hi = np.percentile(depth[valid], [2, 98])
+    x = np.clip((depth - lo) / max(hi - lo, 1e-6), 0, 1) * (len(_ANCHORS) - 1)
+    i = np.minimum(np.floor(x).astype(int), len(_ANCHORS) - 2)
+    f = (x - i)[..., None]
+    rgb = _ANCHORS[i] * (1 - f) + _ANCHORS[i + 1] * f
+    out[valid] = rgb[valid].astype(np.uint8)
+    return out
+
+
+def draw_pose_axes(
+    draw: ImageDraw.ImageDraw, center: tuple[float, float], yaw: float, pitch: float, roll: float, size: float
+) -> None:
+    """Project the head frame's axes (camera frame: x right, y down) from ``center``."""
+    R = euler_to_matrix(yaw, pitch, roll).numpy()
+    for axis, color in zip(range(3), ((255, 0, 0), (0, 200, 0), (0, 80, 255))):
+        dx, dy = R[0, axis] * size, R[1, axis] * size
+        draw.line([center, (center[0] + dx, center[1] + dy)], fill=color, width=2)
+
+
+def render_sample(sample: Sample, scale: int = 2) -> Image.Image:
+    image = sample.load_image().convert("RGB")
+    w, h = image.size
+    big = image.resize((w * scale, h * scale), Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(big)
+    font = ImageFont.load_default()
+    for k, r in enumerate(sample.regions):
+        color = PALETTE[k % len(PALETTE)]
+        x0, y0, x1, y1 = (v * scale for v in r.box)
+        draw.rectangle([x0, y0, x1 - 1, y1 - 1], outline=color, width=2)
+        label = r.category if r.category != "head" else "head"
+        if r.attributes.get("color") and r.category != "head":
+            label = f"{r.attributes['color']} {label}"
+        draw.text((x0 + 2, max(y0 - 11, 0)), label, fill=color, font=font)
+    for head in sample.heads:
+        x0, y0, x1, y1 = (v * scale for v in head.box)
+        draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), head.yaw, head.pitch, head.roll, max(x1 - x0, 12) * 0.9)
+        for x, y in head.landmarks.values():
+            draw.ellipse([x * scale - 2, y * scale - 2, x * scale + 2, y * scale + 2], outline=(255, 255, 255))
+    for k, u in enumerate(sample.narrative):
+        color = PALETTE[k % len(PALETTE)]
+        pts = [(x * w * scale, y * h * scale) for x, y, _ in u.trace] if sample.width else []
+        if len(pts) > 1:
+            draw.line(pts, fill=color, width=1)
+    panels = [big]
+    depth = sample.load_depth()
+    if depth is not None:
+        panels.append(Image.fromarray(colorize_depth(depth)).resize(big.size, Image.Resampling.NEAREST))
+    black = (0, 0, 0)
+    text_lines = [(f"{sample.id}  scene: {sample.scene_type or '-'}  domain: {sample.domain or '-'}", black)]
+    text_lines += [(f"[{r.region}] {r.text}", black) for r in sample.referring[:6]]
+    text_lines += [(f"({k}) {u.text}", PALETTE[k % len(PALETTE)]) for k, u in enumerate(sample.narrative[:4])]
+    text_lines += [(f"head: yaw {hd.yaw:+.1f} pitch {hd.pitch:+.1f} roll {hd.roll:+.1f}", black) for hd in sample.heads]
+    width = sum(p.width for p in panels)
+    canvas = Image.new("RGB", (width, big.height + 12 * len(text_lines) + 6), (255, 255, 255))
+    x = 0
+    for p in panels:
+        canvas.paste(p, (x, 0))
+        x += p.width
+    draw = ImageDraw.Draw(canvas)
+    for k, (line, color) in enumerate(text_lines):
+        draw.text((4, big.height + 3 + 12 * k), line[: width // 6], fill=color, font=font)
+    return canvas

@@ -1,0 +1,194 @@
+"""Scene types and domains of SpatialWorld: what a scene may contain and how it looks.
+
+A *scene type* fixes the layout (floor, walls, sky), the camera ranges and the object count. A *domain* is a
+style preset (palette, lighting, texture prior, camera distance, head-pose range): training on one domain and
+testing on another mirrors the cross-dataset protocols of head pose (300W-LP -> AFLW2000) and depth work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SHAPES: tuple[str, ...] = ("sphere", "cube", "cylinder", "cone")
+TEXTURES: tuple[str, ...] = ("solid", "striped", "checkered", "dotted")
+SIZES: tuple[str, ...] = ("small", "medium", "large")
+SIZE_METRES = {"small": (0.18, 0.28), "medium": (0.35, 0.5), "large": (0.6, 0.85)}  # object height ranges
+
+
+@dataclass(frozen=True)
+class SceneType:
+    name: str
+    floor: tuple[float, float, float]
+    floor_texture: str
+    floor_alt: tuple[float, float, float]
+    wall: tuple[float, float, float]
+    half_width: float  # side walls at x = +-half_width (metres)
+    depth: float  # back wall at y = depth
+    wall_height: float | None  # None: walls go up forever; else sky above
+    n_objects: tuple[int, int]
+    n_people: tuple[int, int]
+    cam_height: tuple[float, float]
+    tilt: tuple[float, float]
+    fov: tuple[float, float]
+    sky: tuple[float, float, float] = (0.55, 0.72, 0.95)
+
+
+SCENE_TYPES: dict[str, SceneType] = {
+    s.name: s
+    for s in (
+        SceneType(
+            "room",
+            (0.62, 0.52, 0.42),
+            "checkered",
+            (0.5, 0.4, 0.32),
+            (0.85, 0.82, 0.75),
+            3.2,
+            6.5,
+            None,
+            (3, 6),
+            (0, 2),
+            (1.3, 1.7),
+            (12, 22),
+            (55, 70),
+        ),
+        SceneType(
+            "corridor",
+            (0.55, 0.45, 0.35),
+            "striped",
+            (0.45, 0.36, 0.28),
+            (0.78, 0.8, 0.84),
+            1.4,
+            14.0,
+            None,
+            (2, 5),
+            (0, 2),
+            (1.4, 1.7),
+            (5, 12),
+            (55, 65),
+        ),
+        SceneType(
+            "courtyard",
+            (0.6, 0.6, 0.58),
+            "checkered",
+            (0.48, 0.48, 0.47),
+            (0.72, 0.58, 0.48),
+            5.5,
+            11.0,
+            2.4,
+            (3, 7),
+            (0, 2),
+            (1.4, 1.8),
+            (6, 14),
+            (60, 75),
+        ),
+        SceneType(
+            "studio",
+            (0.9, 0.9, 0.9),
+            "solid",
+            (0.9, 0.9, 0.9),
+            (0.92, 0.92, 0.92),
+            6.0,
+            7.0,
+            None,
+            (2, 5),
+            (0, 2),
+            (1.2, 1.6),
+            (10, 20),
+            (50, 65),
+        ),
+        SceneType(
+            "warehouse",
+            (0.45, 0.46, 0.48),
+            "striped",
+            (0.5, 0.49, 0.42),
+            (0.6, 0.62, 0.66),
+            8.0,
+            18.0,
+            None,
+            (4, 8),
+            (0, 2),
+            (1.6, 2.2),
+            (10, 20),
+            (60, 75),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    palette: dict[str, tuple[float, float, float]]
+    light: tuple[float, float]  # directional intensity range
+    ambient: tuple[float, float]
+    textures: dict[str, float]  # sampling weights
+    distance: tuple[float, float]  # object distance range from the camera, metres along Y
+    yaw: float = 90.0  # head yaw range +-
+    pitch: float = 45.0
+    roll: float = 30.0
+    skin: tuple[tuple[float, float, float], ...] = ((0.87, 0.72, 0.6), (0.72, 0.53, 0.4), (0.45, 0.31, 0.22))
+    hair: tuple[tuple[float, float, float], ...] = ((0.1, 0.07, 0.05), (0.35, 0.2, 0.1), (0.8, 0.7, 0.45))
+    tint: tuple[float, float, float] = (1.0, 1.0, 1.0)  # multiplies floor and wall colours
+    scene_weights: dict[str, float] = field(default_factory=dict)
+
+
+_BASE_PALETTE = {
+    "red": (0.8, 0.12, 0.1),
+    "green": (0.15, 0.65, 0.2),
+    "blue": (0.12, 0.25, 0.8),
+    "yellow": (0.92, 0.82, 0.12),
+    "purple": (0.5, 0.18, 0.65),
+    "orange": (0.95, 0.5, 0.08),
+    "white": (0.92, 0.92, 0.9),
+    "black": (0.08, 0.08, 0.09),
+}
+
+DOMAINS: dict[str, Domain] = {
+    d.name: d
+    for d in (
+        Domain(
+            "classic",
+            _BASE_PALETTE,
+            (0.7, 0.9),
+            (0.25, 0.35),
+            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
+            (1.5, 5.5),
+        ),
+        Domain(
+            "vivid",
+            {k: tuple(min(1.0, 1.15 * c) for c in v) for k, v in _BASE_PALETTE.items()},
+            (0.85, 1.0),
+            (0.3, 0.4),
+            {"solid": 0.25, "striped": 0.25, "checkered": 0.25, "dotted": 0.25},
+            (1.2, 4.0),
+            tint=(1.05, 1.0, 0.95),
+        ),
+        Domain(
+            "dusk",
+            {k: (0.85 * v[0] + 0.08, 0.8 * v[1] + 0.03, 0.75 * v[2]) for k, v in _BASE_PALETTE.items()},
+            (0.45, 0.65),
+            (0.15, 0.25),
+            {"solid": 0.6, "striped": 0.15, "checkered": 0.1, "dotted": 0.15},
+            (2.0, 7.0),
+            tint=(0.95, 0.82, 0.7),
+            pitch=35.0,
+            roll=25.0,
+        ),
+        Domain(
+            "portrait",
+            _BASE_PALETTE,
+            (0.7, 0.9),
+            (0.25, 0.35),
+            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
+            (1.0, 2.6),
+            scene_weights={"studio": 3.0, "room": 1.0},
+        ),
+    )
+}
+
+
+def get_domain(name: str) -> Domain:
+    try:
+        return DOMAINS[name]
+    except KeyError:
+        raise ValueError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}") from None
