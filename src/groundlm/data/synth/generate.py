@@ -1,11 +1,13 @@
 """One SpatialWorld sample: draw a scene, render it, and label everything that is visible.
 
-``generate(seed, index)`` is a pure function of its arguments: the generator is seeded with ``(seed, index)``,
-so any sample can be regenerated alone, in any process, byte for byte.
+``generate(seed, index, domain, size, scene_type)`` is a pure function of its arguments: the generator is seeded
+with ``(seed, index, crc32(domain), crc32(scene_type))``, so any sample can be regenerated alone, in any process,
+byte for byte, and splits that differ only in domain or forced scene type do not share layouts.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +56,7 @@ def generate(
     """Draw, render and label sample ``index`` of the stream ``seed``. ``size`` is pixels (W, H) or a side."""
     width, height = (size, size) if isinstance(size, int) else size
     dom = get_domain(domain)
-    rng = np.random.default_rng([seed, index])
+    rng = np.random.default_rng([seed, index, zlib.crc32(domain.encode()), zlib.crc32((scene_type or "").encode())])
     st_name = scene_type or pick_scene_type(rng, dom.scene_weights)
     if st_name not in SCENE_TYPES:
         raise ValueError(f"unknown scene type {st_name!r}; known: {', '.join(SCENE_TYPES)}")

@@ -269,6 +269,19 @@ PAUSE_SECONDS = 0.4
 TRACE_HZ = 10.0
 
 
+def _scribble(xs: np.ndarray, ys: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A mouse-like loop over a region: an ellipse around the centroid, each point snapped to the nearest pixel
+    centre of the region (so every point lies on it)."""
+    turns = rng.uniform(1.0, 2.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    angle = phase + np.linspace(0.0, 2 * np.pi * turns, n)
+    cx, cy = xs.mean(), ys.mean()
+    ax, ay = 1.1 * xs.std() + 0.5, 1.1 * ys.std() + 0.5
+    tx, ty = cx + ax * np.cos(angle), cy + ay * np.sin(angle)
+    nearest = np.argmin((xs[None, :] - tx[:, None]) ** 2 + (ys[None, :] - ty[:, None]) ** 2, axis=1)
+    return xs[nearest], ys[nearest]
+
+
 def narrative(
     entities: Sequence[Entity],
     masks: dict[int, np.ndarray],
@@ -297,15 +310,11 @@ def narrative(
         duration = WORD_SECONDS * len(text.split())
         ys, xs = np.nonzero(masks[e.index])
         n_points = max(2, int(duration * TRACE_HZ))
-        pick = rng.integers(0, len(xs), n_points)
-        px, py = xs[pick] + 0.5, ys[pick] + 0.5
-        angle = np.arctan2(py - py.mean(), px - px.mean())
-        order_pts = np.argsort(angle, kind="stable")
+        px, py = _scribble(xs + 0.5, ys + 0.5, n_points, rng)
         start, end = round(t, 3), round(t + duration, 3)
         times = np.clip(np.round(np.linspace(start, end, n_points), 3), start, end)
         trace = [
-            (round(float(px[j] / width), 5), round(float(py[j] / height), 5), float(tt))
-            for j, tt in zip(order_pts, times)
+            (round(float(x / width), 5), round(float(y / height), 5), float(tt)) for x, y, tt in zip(px, py, times)
         ]
         out.append((text, start, end, trace, e.index))
         t += duration + PAUSE_SECONDS
