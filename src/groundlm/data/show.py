@@ -2,8 +2,9 @@
 
 Left: the image with every region's box and category, head-pose axes (x red, y green, z blue: the head frame's
 axes in the camera frame, see :mod:`groundlm.data.synth.scene`), and landmarks. Right (when present): depth as a
-colour map (near = warm, far = cool; black = unknown). Below: the narrative trace, coloured per utterance, and the
-referring expressions.
+colour map (near = warm, far = cool; black = unknown). The narrative trace is coloured by word: each utterance's
+time span is split evenly over its words (word-level times are not recorded), and the words below the picture
+carry the same colours. Below: the referring expressions and the narrative.
 """
 
 from __future__ import annotations
@@ -76,27 +77,39 @@ def render_sample(sample: Sample, scale: int = 2) -> Image.Image:
         draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), head.yaw, head.pitch, head.roll, max(x1 - x0, 12) * 0.9)
         for x, y in head.landmarks.values():
             draw.ellipse([x * scale - 2, y * scale - 2, x * scale + 2, y * scale + 2], outline=(255, 255, 255))
-    for k, u in enumerate(sample.narrative):
-        color = PALETTE[k % len(PALETTE)]
-        pts = [(x * w * scale, y * h * scale) for x, y, _ in u.trace] if sample.width else []
-        if len(pts) > 1:
-            draw.line(pts, fill=color, width=1)
+    word_colors = []
+    for u in sample.narrative:
+        colors = [PALETTE[(len(word_colors) + j) % len(PALETTE)] for j in range(len(u.text.split()))]
+        word_colors.append(colors)
+        if not sample.width or len(u.trace) < 2 or not colors:
+            continue
+        span = max(u.end - u.start, 1e-6)
+        for (x0, y0, t0), (x1, y1, _) in zip(u.trace, u.trace[1:]):
+            word = min(int((t0 - u.start) / span * len(colors)), len(colors) - 1)
+            draw.line([(x0 * w * scale, y0 * h * scale), (x1 * w * scale, y1 * h * scale)], fill=colors[word], width=2)
     panels = [big]
     depth = sample.load_depth()
     if depth is not None:
         panels.append(Image.fromarray(colorize_depth(depth)).resize(big.size, Image.Resampling.NEAREST))
     black = (0, 0, 0)
-    text_lines = [(f"{sample.id}  scene: {sample.scene_type or '-'}  domain: {sample.domain or '-'}", black)]
-    text_lines += [(f"[{r.region}] {r.text}", black) for r in sample.referring[:6]]
-    text_lines += [(f"({k}) {u.text}", PALETTE[k % len(PALETTE)]) for k, u in enumerate(sample.narrative[:4])]
-    text_lines += [(f"head: yaw {hd.yaw:+.1f} pitch {hd.pitch:+.1f} roll {hd.roll:+.1f}", black) for hd in sample.heads]
+    # Each line is a list of (text, colour) pieces.
+    lines = [[(f"{sample.id}  scene: {sample.scene_type or '-'}  domain: {sample.domain or '-'}", black)]]
+    lines += [[(f"[{r.region}] {r.text}", black)] for r in sample.referring[:6]]
+    for k, (u, colors) in enumerate(zip(sample.narrative[:4], word_colors)):
+        lines.append([(f"({k})", black), *zip(u.text.split(), colors)])
+    lines += [[(f"head: yaw {hd.yaw:+.1f} pitch {hd.pitch:+.1f} roll {hd.roll:+.1f}", black)] for hd in sample.heads]
     width = sum(p.width for p in panels)
-    canvas = Image.new("RGB", (width, big.height + 12 * len(text_lines) + 6), (255, 255, 255))
+    canvas = Image.new("RGB", (width, big.height + 12 * len(lines) + 6), (255, 255, 255))
     x = 0
     for p in panels:
         canvas.paste(p, (x, 0))
         x += p.width
     draw = ImageDraw.Draw(canvas)
-    for k, (line, color) in enumerate(text_lines):
-        draw.text((4, big.height + 3 + 12 * k), line[: width // 6], fill=color, font=font)
+    for k, pieces in enumerate(lines):
+        x = 4
+        for text, color in pieces:
+            if x > width - 8:
+                break
+            draw.text((x, big.height + 3 + 12 * k), text, fill=color, font=font)
+            x += draw.textlength(text + " ", font=font)
     return canvas

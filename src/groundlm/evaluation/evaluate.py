@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from groundlm import formats
 from groundlm.errors import UserError
-from groundlm.evaluation.jsonl import Line, box, index_by_id, number, positive, read_jsonl, strings, text
+from groundlm.jsonl import Line, box, index_by_id, number, positive, read_jsonl, strings, text
 from groundlm.metrics import (
     DenseImage,
     DensePrediction,

@@ -68,6 +68,13 @@ def test_pitch_and_roll_directions_in_the_picture():
     assert left_eye[1] > right_eye[1]  # roll > 0 is clockwise: the image-right eye drops
 
 
+def _pixel_rays(cam, xs, ys):
+    """Camera-frame rays (z = 1) through pixel centres, computed here independently of Camera.rays()."""
+    return np.stack(
+        [(xs + 0.5 - cam.width / 2) / cam.focal, (ys + 0.5 - cam.height / 2) / cam.focal, np.ones(len(xs))], 1
+    )
+
+
 def _mask_box(mask):
     ys, xs = np.nonzero(mask)
     return (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
@@ -102,9 +109,7 @@ def test_depth_at_sphere_pixels_matches_analytic_ray_cast(generated):
             if len(xs) == 0:
                 continue
             # Camera-frame ray through each pixel centre (z = 1), solved against the sphere.
-            d_cam = np.stack(
-                [(xs + 0.5 - cam.width / 2) / cam.focal, (ys + 0.5 - cam.height / 2) / cam.focal, np.ones(len(xs))], 1
-            )
+            d_cam = _pixel_rays(cam, xs, ys)
             c = cam.to_camera(obj.center)
             radius = obj.height / 2
             a = (d_cam**2).sum(1)
@@ -120,10 +125,7 @@ def test_depth_of_floor_pixels_is_the_plane_distance(generated):
     g = generated[0]
     cam = g.scene.camera
     ys, xs = np.nonzero((g.rendering.instances == 0) & (g.rendering.depth > 0))
-    d_world = (
-        np.stack([(xs + 0.5 - cam.width / 2) / cam.focal, (ys + 0.5 - cam.height / 2) / cam.focal, np.ones(len(xs))], 1)
-        @ cam.world_from_camera.T
-    )
+    d_world = _pixel_rays(cam, xs, ys) @ cam.world_from_camera.T
     t_floor = -cam.cam_height / d_world[:, 2]
     on_floor = np.abs(g.rendering.depth[ys, xs] - t_floor) < 1e-3
     assert on_floor.mean() > 0.3  # the rest are walls

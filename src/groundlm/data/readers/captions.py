@@ -18,6 +18,7 @@ from pathlib import Path
 from groundlm.data.dataset import SampleDataset, Uri
 from groundlm.data.sample import Region, Sample, Utterance
 from groundlm.errors import UserError
+from groundlm.jsonl import read_jsonl
 
 
 def _json(path: Path):
@@ -68,36 +69,33 @@ def load_ln(uri: Uri) -> SampleDataset:
     path = uri.require_file()
     images = Path(uri.query["images"]) if "images" in uri.query else None
     samples = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                points = [(float(p["x"]), float(p["y"]), float(p["t"])) for seg in rec.get("traces", []) for p in seg]
-                utterances = [
-                    Utterance(
-                        u["utterance"],
-                        float(u["start_time"]),
-                        float(u["end_time"]),
-                        [p for p in points if float(u["start_time"]) <= p[2] <= float(u["end_time"])],
-                    )
-                    for u in rec.get("timed_caption", [])
-                ]
-                sid = f"{rec['image_id']}_{rec.get('annotator_id', 0)}"
-                samples.append(
-                    Sample(
-                        id=sid,
-                        width=0,
-                        height=0,
-                        captions=[rec["caption"]],
-                        narrative=utterances,
-                        image_path=images / f"{rec['image_id']}.jpg" if images else None,
-                        extra={"dataset_id": rec.get("dataset_id")},
-                    )
+    for line in read_jsonl(path):
+        rec = line.data
+        try:
+            points = [(float(p["x"]), float(p["y"]), float(p["t"])) for seg in rec.get("traces", []) for p in seg]
+            utterances = [
+                Utterance(
+                    u["utterance"],
+                    float(u["start_time"]),
+                    float(u["end_time"]),
+                    [p for p in points if float(u["start_time"]) <= p[2] <= float(u["end_time"])],
                 )
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-                raise UserError(f"{path}:{lineno}: not a Localized Narratives record ({e})") from None
+                for u in rec.get("timed_caption", [])
+            ]
+            sid = f"{rec['image_id']}_{rec.get('annotator_id', 0)}"
+            samples.append(
+                Sample(
+                    id=sid,
+                    width=0,
+                    height=0,
+                    captions=[rec["caption"]],
+                    narrative=utterances,
+                    image_path=images / f"{rec['image_id']}.jpg" if images else None,
+                    extra={"dataset_id": rec.get("dataset_id")},
+                )
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise line.fail(f"not a Localized Narratives record ({e})") from None
     return SampleDataset(samples, f"ln:{path}")
 
 

@@ -1,4 +1,4 @@
-"""Reading JSON Lines prediction and ground-truth files, with errors that name the file and line."""
+"""Reading JSON Lines files (predictions, ground truth, annotations), with errors that name the file and line."""
 
 from __future__ import annotations
 
