@@ -112,6 +112,93 @@ def bench_data_command(n: int, size: int, workers: Sequence[int], json_path: str
     return format_table(f"SpatialWorld generation, {size}x{size}, {result['cpu_count']} CPUs", rows)
 
 
+def train_command(config: str, overrides: Sequence[str], resume: bool) -> str:
+    from groundlm.train.config import load_config
+    from groundlm.train.loop import train
+
+    summary = train(load_config(config, list(overrides)), resume=resume)
+    return json.dumps(summary, indent=2) if summary else ""
+
+
+def predict_command(
+    checkpoint: str,
+    image: str,
+    task: str,
+    query: str | None,
+    box: Sequence[float] | None,
+    format_name: str,
+    constrain: bool,
+    out: str | None,
+) -> str:
+    from PIL import Image
+
+    from groundlm.predict import draw_overlay, load_model, predict
+
+    if not Path(image).is_file():
+        raise UserError(f"{image}: no such image")
+    with Image.open(image) as im:
+        picture = im.convert("RGB")
+    result = predict(load_model(checkpoint), picture, task, query, tuple(box) if box else None, format_name, constrain)
+    if out:
+        draw_overlay(picture, result, out)
+        result["overlay"] = out
+    return json.dumps(_jsonable(result))
+
+
+def eval_checkpoint_command(
+    task: str, checkpoint: str, uri: str, limit: int, format_name: str | None, constrain: bool, as_json: bool
+) -> str:
+    from groundlm import data
+    from groundlm.predict import load_model
+    from groundlm.tasks import build_task
+    from groundlm.train.collate import Collator
+    from groundlm.train.evaluate import evaluate_task
+
+    model = load_model(checkpoint)
+    names = {"refer": "refer", "caption": "region_caption"}
+    if task not in names:
+        raise UserError(f"evaluating a checkpoint supports the tasks refer and caption, not {task!r}")
+    options = {"format": format_name or "cogvlm"} if task == "refer" else {}
+    task_obj = build_task(names[task], **options)
+    collator = Collator(
+        model.tokenizer,
+        model.image_size,
+        model.image_tokens,
+        model.region_tokens,
+        model.config.vision.image_mean,
+        model.config.vision.image_std,
+    )
+    metrics = evaluate_task(
+        model,
+        collator,
+        task_obj,
+        data.load(uri),
+        limit,
+        constrain=(format_name or "cogvlm") if constrain and task == "refer" else None,
+    )
+    if as_json:
+        return json.dumps(_jsonable(metrics))
+    return format_table(f"{task}: {checkpoint} on {uri}", [(Path(checkpoint).name, metrics)])
+
+
+def bench_speed_command(batch: int, steps: int, device: str | None, json_path: str | None) -> str:
+    from groundlm.bench.speed import bench_speed
+
+    result = bench_speed(batch=batch, steps=steps, device=device)
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+    rows = [(r["model"], {k: v for k, v in r.items() if k != "model"}) for r in result["rows"]]
+    title = (
+        f"training and generation speed, batch {batch}, {result['device']} "
+        f"(matmul peak {result['matmul_peak_gflop_s']} GFLOP/s)"
+    )
+    ratios = (
+        f"groundlm / llava: train throughput x{result['train_throughput_ratio']}, "
+        f"generation latency x{result['generate_latency_ratio']}"
+    )
+    return format_table(title, rows) + "\n" + ratios
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="groundlm", description="Teach vision-language models spatial skills.")
     parser.add_argument("--version", action="version", version=f"groundlm {__version__}")
@@ -119,8 +206,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="score prediction files against ground truth")
     ev.add_argument("task", choices=TASKS)
-    ev.add_argument("--gt", required=True, help="ground-truth JSON Lines file")
-    ev.add_argument("--pred", required=True, action="append", help="prediction JSON Lines file (repeatable)")
+    ev.add_argument("--gt", help="ground-truth JSON Lines file")
+    ev.add_argument("--pred", action="append", default=[], help="prediction JSON Lines file (repeatable)")
+    ev.add_argument("--checkpoint", help="evaluate a model directory instead of prediction files")
+    ev.add_argument("--data", help="with --checkpoint: the dataset URI to evaluate on")
+    ev.add_argument("--limit", type=int, default=500, help="with --checkpoint: items to evaluate")
+    ev.add_argument("--constrain", action="store_true", help="with --checkpoint: format-constrained decoding")
     ev.add_argument(
         "--format",
         action="append",
@@ -175,6 +266,26 @@ def _build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--size", type=int, default=224)
     bd.add_argument("--workers", type=int, nargs="+", default=[1])
     bd.add_argument("--json", default=None, metavar="FILE")
+    bs = bsub.add_parser("speed", help="our VLM against transformers' LlavaForConditionalGeneration")
+    bs.add_argument("--batch", type=int, default=16)
+    bs.add_argument("--steps", type=int, default=10)
+    bs.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    bs.add_argument("--json", default=None, metavar="FILE")
+
+    tr = sub.add_parser("train", help="train a model from a YAML config")
+    tr.add_argument("config")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    tr.add_argument("--resume", action="store_true", help="continue from the run directory's newest checkpoint")
+
+    pr = sub.add_parser("predict", help="answer one query about one image")
+    pr.add_argument("--checkpoint", required=True, help="a model directory (e.g. RUN/final)")
+    pr.add_argument("--image", required=True)
+    pr.add_argument("--task", default="refer", choices=("refer", "region_caption"))
+    pr.add_argument("--query", help="refer: the referring expression")
+    pr.add_argument("--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="region_caption: pixels")
+    pr.add_argument("--format", default="cogvlm", choices=formats.names(), help="box format the model writes")
+    pr.add_argument("--constrain", action="store_true", help="format-constrained decoding")
+    pr.add_argument("--out", help="write an overlay PNG")
 
     fm = sub.add_parser("formats", help="inspect the text formats")
     fsub = fm.add_subparsers(dest="formats_command", required=True)
@@ -190,7 +301,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "eval":
+        if args.command == "eval" and args.checkpoint:
+            if not args.data:
+                raise UserError("--checkpoint needs --data URI")
+            out = eval_checkpoint_command(
+                args.task,
+                args.checkpoint,
+                args.data,
+                args.limit,
+                args.format[0] if args.format else None,
+                args.constrain,
+                args.json,
+            )
+        elif args.command == "eval":
+            if not args.gt or not args.pred:
+                raise UserError("eval needs --gt and --pred (or --checkpoint and --data)")
             options = Options(
                 policy=args.policy,
                 threshold=args.threshold,
@@ -211,6 +336,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out = data_info_command(args.uri, args.json)
             else:
                 out = data_show_command(args.uri, args.index, args.out)
+        elif args.command == "train":
+            out = train_command(args.config, args.set, args.resume)
+        elif args.command == "predict":
+            out = predict_command(
+                args.checkpoint, args.image, args.task, args.query, args.box, args.format, args.constrain, args.out
+            )
+        elif args.command == "bench" and args.bench_command == "speed":
+            out = bench_speed_command(args.batch, args.steps, args.device, args.json)
         elif args.command == "bench":
             out = bench_data_command(args.n, args.size, args.workers, args.json)
         elif args.formats_command == "list":

@@ -174,6 +174,8 @@ class Codec(ABC):
     name: ClassVar[str]
     supports_points: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    # A regular expression of one complete single-box answer, for format-constrained decoding.
+    answer_pattern: ClassVar[str] = ""
 
     @abstractmethod
     def render_boxes(

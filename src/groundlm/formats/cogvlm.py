@@ -54,6 +54,7 @@ class CogVLMCodec(Codec):
     name = "cogvlm"
     supports_points = True
     description = "[[x0,y0,x1,y1]] on a 000-999 grid, ';' between boxes"
+    answer_pattern = r"\[\[\d{3},\d{3},\d{3},\d{3}\]\]"
 
     def render_boxes(self, boxes, width, height, label=None):
         check_size(width, height)

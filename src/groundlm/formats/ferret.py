@@ -27,6 +27,7 @@ class FerretCodec(Codec):
     name = "ferret"
     supports_points = True
     description = "[x1, y1, x2, y2] integers on a 1000x1000 canvas"
+    answer_pattern = r"\[\d{1,3}, \d{1,3}, \d{1,3}, \d{1,3}\]"
 
     def _render(self, values, extents) -> str:
         return "[" + ", ".join(str(quantize(v, e, BINS)) for v, e in zip(values, extents)) + "]"

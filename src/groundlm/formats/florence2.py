@@ -20,6 +20,7 @@ class Florence2Codec(Codec):
     name = "florence2"
     supports_points = True
     description = "<loc_x1><loc_y1><loc_x2><loc_y2>, floor(v/(W/1000)), decoded at bin centres"
+    answer_pattern = r"(<loc_\d{1,3}>){4}"
 
     def _render(self, values, extents) -> str:
         return "".join(f"<loc_{quantize(v, e, BINS)}>" for v, e in zip(values, extents))

@@ -43,6 +43,9 @@ def patch_indices_to_box(ul: int, lr: int, grid: int = GRID) -> tuple[float, flo
 class Kosmos2Codec(Codec):
     name = "kosmos2"
     description = "<object><patch_index_UL><patch_index_LR></object> on a 32x32 grid"
+    answer_pattern = (
+        r"<object><patch_index_(0\d{3}|10[01]\d|102[0-3])><patch_index_(0\d{3}|10[01]\d|102[0-3])></object>"
+    )
 
     def render_boxes(self, boxes, width, height, label=None):
         check_size(width, height)

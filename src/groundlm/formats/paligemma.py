@@ -18,6 +18,7 @@ _LOC = re.compile(r"<loc(\d{1,6})>")
 class PaliGemmaCodec(Codec):
     name = "paligemma"
     description = "<loc_ymin><loc_xmin><loc_ymax><loc_xmax> label on 0-1023 of 1024"
+    answer_pattern = r"(<loc(0\d{3}|10[01]\d|102[0-3])>){4}"
 
     def render_boxes(self, boxes, width, height, label=None):
         check_size(width, height)

@@ -20,6 +20,7 @@ _ANY_BOX_TAG = re.compile(r"<box>")
 class QwenCodec(Codec):
     name = "qwen"
     description = "<ref>phrase</ref><box>(x1,y1),(x2,y2)</box>, 0-999, parsed / 999"
+    answer_pattern = r"<box>\(\d{1,3},\d{1,3}\),\(\d{1,3},\d{1,3}\)</box>"
 
     def __init__(self, divisor: float = 999.0) -> None:
         if divisor <= 0:

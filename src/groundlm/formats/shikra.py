@@ -21,6 +21,7 @@ class ShikraCodec(Codec):
     name = "shikra"
     supports_points = True
     description = "[x0,y0,x1,y1] normalised floats with 3 decimals, ';' between boxes"
+    answer_pattern = r"\[(0\.\d{3}|1\.000),(0\.\d{3}|1\.000),(0\.\d{3}|1\.000),(0\.\d{3}|1\.000)\]"
 
     def _render(self, items, extents) -> str:
         return "[" + ";".join(",".join(_fmt(v, e) for v, e in zip(it, extents)) for it in items) + "]"

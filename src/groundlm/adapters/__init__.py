@@ -1,0 +1,1 @@
+"""Adapters: LoRA through ``peft`` (attach, save, load, merge) and weight-merging methods."""

@@ -1,0 +1,229 @@
+"""The grounded VLM: vision tower -> MLP projector -> causal language model (LLaVA-style composition).
+
+The prompt holds one ``<image>`` placeholder per patch token (``grid**2`` of them) and ``grid_r**2`` ``<region>``
+placeholders per region box; their input embeddings are replaced by projected patch features and region tokens.
+Everything else is the language model's own machinery: its loss on ``labels`` (``-100`` = ignored), and its
+``generate`` (KV cache, greedy or beam search) on ``inputs_embeds``. Regression heads read the last hidden state.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import LogitsProcessorList
+
+from groundlm.models.backbones import build_language, build_vision
+from groundlm.models.config import VLMConfig
+from groundlm.models.region import RoIRegionEncoder
+from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, load_tokenizer
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+def sincos_2d(grid: int, width: int) -> torch.Tensor:
+    """``[grid**2, width]`` codes of patch positions (row-major): sines and cosines of x and y at geometric
+    frequencies (as in MAE), normalised to RMS 1 per patch."""
+    quarter = width // 4
+    freqs = 1.0 / (100.0 ** (torch.arange(quarter, dtype=torch.float32) / max(quarter, 1)))
+    ys, xs = torch.meshgrid(
+        torch.arange(grid, dtype=torch.float32), torch.arange(grid, dtype=torch.float32), indexing="ij"
+    )
+    parts = []
+    for coord in (xs.reshape(-1), ys.reshape(-1)):
+        angles = coord[:, None] * freqs[None, :]
+        parts += [torch.sin(angles), torch.cos(angles)]
+    code = torch.cat(parts, 1)
+    code = torch.nn.functional.pad(code, (0, width - code.shape[1]))
+    return code / code.pow(2).mean(1, keepdim=True).sqrt()
+
+
+class GroundedVLM(nn.Module):
+    def __init__(self, config: VLMConfig, tokenizer=None) -> None:
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer or load_tokenizer(config.tokenizer)
+        tok = self.tokenizer
+        self.vision = build_vision(config.vision)
+        self.lm = build_language(
+            config.language, len(tok), tok.pad_token_id, tok.bos_token_id or tok.eos_token_id, tok.eos_token_id
+        )
+        width = self.lm.config.hidden_size
+        hidden = config.projector_hidden or width
+        self.projector = nn.Sequential(nn.Linear(self.vision.hidden_size, hidden), nn.GELU(), nn.Linear(hidden, width))
+        self.region_encoder: nn.Module = RoIRegionEncoder(self.vision.hidden_size, width, config.region_grid)
+        if config.patch_position not in ("none", "sincos"):
+            raise ValueError(f"patch_position must be 'none' or 'sincos', got {config.patch_position!r}")
+        if config.patch_position == "sincos":
+            self.register_buffer("patch_code", sincos_2d(self.vision.grid, width), persistent=False)
+            self.patch_code_scale = nn.Parameter(torch.ones(()))
+        self.heads = nn.ModuleDict()
+        self.image_token_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
+        self.region_token_id = tok.convert_tokens_to_ids(REGION_TOKEN)
+
+    # ---------------------------------------------------------------------------------------------------------
+    @property
+    def image_size(self) -> int:
+        return self.vision.image_size
+
+    @property
+    def image_tokens(self) -> int:
+        """Number of ``<image>`` placeholders an image takes."""
+        return self.vision.grid**2
+
+    @property
+    def region_tokens(self) -> int:
+        return self.region_encoder.tokens_per_region
+
+    @property
+    def has_lora(self) -> bool:
+        return self.config.lora is not None
+
+    def attach_lora(self, spec) -> None:
+        """Freeze the model and add LoRA adapters (:class:`groundlm.adapters.lora.LoraSpec`)."""
+        from groundlm.adapters.lora import attach_lora
+
+        attach_lora(self, spec)
+
+    def add_head(self, name: str, head: nn.Module) -> None:
+        """Register a regression head that maps last hidden states ``[..., width]`` to its outputs."""
+        self.heads[name] = head
+
+    def embed(
+        self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None, region_boxes: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Input embeddings with placeholders replaced by visual features; ``[B, T, width]``."""
+        image_mask = input_ids == self.image_token_id
+        region_mask = input_ids == self.region_token_id
+        safe_ids = input_ids.masked_fill(image_mask | region_mask, self.tokenizer.pad_token_id)
+        embeds = self.lm.get_input_embeddings()(safe_ids)
+        if pixel_values is None:
+            if image_mask.any() or region_mask.any():
+                raise ValueError("the prompt has <image> or <region> placeholders but no image was given")
+            return embeds
+        patches = self.vision(pixel_values)
+        if image_mask.any():
+            feats = self.projector(patches)
+            if self.config.patch_position == "sincos":
+                feats = feats + self.patch_code_scale * self.patch_code
+            feats = feats.to(embeds.dtype)
+            if int(image_mask.sum()) != feats.shape[0] * feats.shape[1]:
+                raise ValueError(
+                    f"{int(image_mask.sum())} <image> placeholders for {feats.shape[0]} image(s) of "
+                    f"{feats.shape[1]} tokens each"
+                )
+            embeds = embeds.masked_scatter(image_mask[..., None], feats)
+        if region_mask.any():
+            if region_boxes is None:
+                raise ValueError("the prompt has <region> placeholders but no region boxes were given")
+            tokens = self.region_encoder(patches, region_boxes, self.image_size).to(embeds.dtype)
+            if int(region_mask.sum()) != tokens.shape[0] * tokens.shape[1]:
+                raise ValueError(
+                    f"{int(region_mask.sum())} <region> placeholders for {tokens.shape[0]} region(s) of "
+                    f"{tokens.shape[1]} tokens each"
+                )
+            embeds = embeds.masked_scatter(region_mask[..., None], tokens)
+        return embeds
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        region_boxes: list[torch.Tensor] | None = None,
+        output_hidden_states: bool = False,
+    ) -> Any:
+        embeds = self.embed(input_ids, pixel_values, region_boxes)
+        return self.lm(
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            labels=labels,
+            output_hidden_states=output_hidden_states or bool(len(self.heads)),
+        )
+
+    def run_head(self, name: str, hidden: torch.Tensor) -> torch.Tensor:
+        return self.heads[name](hidden)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        region_boxes: list[torch.Tensor] | None = None,
+        max_new_tokens: int = 32,
+        num_beams: int = 1,
+        logits_processor: LogitsProcessorList | None = None,
+    ) -> torch.Tensor:
+        """New token ids ``[B, <= max_new_tokens]`` (greedy or beam search, with the LM's KV cache).
+
+        Prompts must be left-padded so that every row ends at its last prompt token.
+        """
+        embeds = self.embed(input_ids, pixel_values, region_boxes)
+        tok = self.tokenizer
+        return self.lm.generate(
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+            logits_processor=logits_processor,
+        )
+
+    # ---------------------------------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and the tokenizer; a folder that loads anywhere."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / CONFIG).write_text(json.dumps({"groundlm": self.config.to_dict()}, indent=2) + "\n")
+        state = {k: v.contiguous() for k, v in self.state_dict().items()}
+        # Tied embeddings share storage; safetensors stores each tensor once.
+        seen: dict[int, str] = {}
+        for k in list(state):
+            ptr = state[k].data_ptr()
+            if ptr in seen:
+                del state[k]
+            else:
+                seen[ptr] = k
+        save_file(state, str(directory / WEIGHTS))
+        self.tokenizer.save_pretrained(str(directory / "tokenizer"))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, heads: dict[str, nn.Module] | None = None) -> GroundedVLM:
+        """Load a directory written by :meth:`save_pretrained`. Regression heads are code, not config: pass
+        modules of the same shapes as ``heads`` to load their weights."""
+        directory = Path(directory)
+        if not (directory / CONFIG).is_file():
+            raise FileNotFoundError(f"{directory} is not a groundlm model directory (no {CONFIG})")
+        config = VLMConfig.from_dict(json.loads((directory / CONFIG).read_text())["groundlm"])
+        lora, config.lora = config.lora, None
+        model = cls(config, tokenizer=load_tokenizer(directory / "tokenizer"))
+        if lora is not None:
+            from groundlm.adapters.lora import LoraSpec
+
+            model.attach_lora(LoraSpec.from_dict(lora))
+        for name, head in (heads or {}).items():
+            model.add_head(name, head)
+        state = load_file(str(directory / WEIGHTS))
+        stored_heads = {k.split(".")[1] for k in state if k.startswith("heads.")}
+        if stored_heads - set(model.heads):
+            raise ValueError(
+                f"{directory} holds regression heads {sorted(stored_heads - set(model.heads))}; pass "
+                "modules of the same shapes as heads={name: module} to load them"
+            )
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        tied = {"lm.lm_head.weight"}
+        if unexpected or set(missing) - tied:
+            raise ValueError(
+                f"{directory}: weights do not match the config (missing {missing}, unexpected {unexpected})"
+            )
+        return model

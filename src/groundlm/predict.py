@@ -1,0 +1,85 @@
+"""Answering one query about one image with a trained model (``groundlm predict``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from groundlm import formats
+from groundlm.data.sample import Sample
+from groundlm.errors import UserError
+from groundlm.models.vlm import GroundedVLM
+from groundlm.tasks import build_task
+from groundlm.tasks.base import Example
+from groundlm.tasks.prompts import REFER_PROMPTS, REGION_CAPTION_PROMPTS
+from groundlm.train.collate import Collator
+from groundlm.train.evaluate import generate_texts
+from groundlm.train.stream import ImageCache
+
+
+def load_model(checkpoint: str | Path) -> GroundedVLM:
+    try:
+        return GroundedVLM.from_pretrained(checkpoint)
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from None
+
+
+def predict(
+    model: GroundedVLM,
+    image: Image.Image,
+    task: str,
+    query: str | None = None,
+    box: tuple[float, float, float, float] | None = None,
+    format: str = "cogvlm",
+    constrain: bool = False,
+    max_new_tokens: int = 32,
+    num_beams: int = 1,
+) -> dict[str, Any]:
+    """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption."""
+    w, h = image.size
+    sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
+    if task == "refer":
+        if not query:
+            raise UserError("refer needs --query TEXT")
+        example = Example("<image>" + REFER_PROMPTS[0].format(expr=query), "", sample)
+    elif task == "region_caption":
+        if box is None:
+            raise UserError("region_caption needs --box X0 Y0 X1 Y1")
+        example = Example(
+            "<image>" + REGION_CAPTION_PROMPTS[0].format(region="<region>"), "", sample, region_boxes=[box]
+        )
+    else:
+        raise UserError(f"predict supports the tasks refer and region_caption, not {task!r}")
+    collator = Collator(
+        model.tokenizer,
+        model.image_size,
+        model.image_tokens,
+        model.region_tokens,
+        model.config.vision.image_mean,
+        model.config.vision.image_std,
+    )
+    (text,) = generate_texts(
+        model,
+        collator,
+        [example],
+        ImageCache(),
+        max_new_tokens,
+        num_beams,
+        constrain=format if (constrain and task == "refer") else None,
+    )
+    out: dict[str, Any] = {"task": task, "text": text}
+    if task == "refer":
+        parsed = build_task("refer", format=format).codec.parse(text, w, h)
+        out.update(parsed=parsed.to_dict(), box=formats.select_box(parsed)[0])
+    return out
+
+
+def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -> None:
+    canvas = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(canvas)
+    for box in result.get("parsed", {}).get("boxes", []):
+        draw.rectangle(box, outline=(255, 40, 40), width=2)
+    draw.text((4, 4), result["text"][:80], fill=(255, 255, 0))
+    canvas.save(path)

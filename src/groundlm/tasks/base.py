@@ -1,0 +1,52 @@
+"""The task interface: what to ask about a sample, what answer to train on, and how to score answers.
+
+A task enumerates *items* of a sample (e.g. each referring expression), turns one into an :class:`Example`
+(prompt with one ``<image>`` marker and one ``<region>`` marker per region box, target text), decodes generated
+text into a prediction, and scores predictions with :mod:`groundlm.metrics`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from groundlm.data.sample import Sample
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class Example:
+    prompt: str
+    target: str
+    sample: Sample
+    region_boxes: list[Box] = field(default_factory=list)  # pixel xyxy on the original image
+    answer: Any = None  # what the metric compares against (a box, reference captions, ...)
+
+
+class Task(ABC):
+    name: str
+
+    @abstractmethod
+    def items(self, sample: Sample) -> list[Any]:
+        """The questions this task can ask about ``sample`` (may be empty)."""
+
+    @abstractmethod
+    def example(self, sample: Sample, item: Any, rng: np.random.Generator | None) -> Example:
+        """One example; ``rng=None`` means evaluation (first prompt phrasing, no sampling)."""
+
+    @abstractmethod
+    def decode(self, text: str, example: Example) -> Any:
+        """Prediction from generated text (never raises)."""
+
+    @abstractmethod
+    def score(self, predictions: Sequence[Any], examples: Sequence[Example]) -> dict[str, float]:
+        """Metrics of predictions against their examples."""
+
+
+def pick(options: Sequence[str], rng: np.random.Generator | None) -> str:
+    return options[0] if rng is None else options[int(rng.integers(len(options)))]

@@ -1,0 +1,84 @@
+"""Turning examples into model inputs.
+
+``<image>`` in a prompt becomes ``image_tokens`` placeholders and each ``<region>`` becomes ``region_tokens``
+placeholders. Sequences are ``<s> prompt target </s>`` with labels ``-100`` on the prompt, right-padded for
+training; for generation only ``<s> prompt``, left-padded. Images are resized to the model's square input and
+normalised; region boxes are rescaled to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN
+from groundlm.tasks.base import Example
+
+IGNORE = -100
+
+
+@dataclass
+class Collator:
+    tokenizer: object
+    image_size: int
+    image_tokens: int
+    region_tokens: int
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    max_length: int = 512
+
+    def pixels(self, image: Image.Image) -> torch.Tensor:
+        """RGB image -> ``[3, S, S]`` float tensor, resized (bilinear) and normalised."""
+        im = image.convert("RGB")
+        if im.size != (self.image_size, self.image_size):
+            im = im.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
+        x = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1)
+        return (x - torch.tensor(self.mean)[:, None, None]) / torch.tensor(self.std)[:, None, None]
+
+    def expand(self, prompt: str) -> str:
+        return prompt.replace(IMAGE_TOKEN, IMAGE_TOKEN * self.image_tokens).replace(
+            REGION_TOKEN, REGION_TOKEN * self.region_tokens
+        )
+
+    def _boxes(self, example: Example) -> torch.Tensor:
+        s = example.sample
+        scale = torch.tensor([self.image_size / s.width, self.image_size / s.height] * 2)
+        return torch.tensor(example.region_boxes, dtype=torch.float32).reshape(-1, 4) * scale
+
+    def _prompt_ids(self, example: Example) -> list[int]:
+        tok = self.tokenizer
+        return [tok.bos_token_id, *tok(self.expand(example.prompt), add_special_tokens=False).input_ids]
+
+    def train_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
+        tok = self.tokenizer
+        rows, labels = [], []
+        for ex in examples:
+            prompt = self._prompt_ids(ex)
+            target = [*tok(ex.target, add_special_tokens=False).input_ids, tok.eos_token_id]
+            ids = (prompt + target)[: self.max_length]
+            rows.append(ids)
+            labels.append(([IGNORE] * len(prompt) + target)[: self.max_length])
+        width = max(len(r) for r in rows)
+        pad = tok.pad_token_id
+        return {
+            "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
+            "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+            "labels": torch.tensor([lb + [IGNORE] * (width - len(lb)) for lb in labels]),
+            "pixel_values": torch.stack([self.pixels(im) for im in images]),
+            "region_boxes": [self._boxes(ex) for ex in examples],
+        }
+
+    def generation_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
+        rows = [self._prompt_ids(ex) for ex in examples]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        return {
+            "input_ids": torch.tensor([[pad] * (width - len(r)) + r for r in rows]),
+            "attention_mask": torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows]),
+            "pixel_values": torch.stack([self.pixels(im) for im in images]),
+            "region_boxes": [self._boxes(ex) for ex in examples],
+        }

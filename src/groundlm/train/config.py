@@ -1,0 +1,123 @@
+"""Training configuration: typed dataclasses read from YAML, with ``--set a.b=value`` overrides."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from groundlm.adapters.lora import LoraSpec
+from groundlm.errors import UserError
+from groundlm.models.config import VLMConfig
+
+
+@dataclass
+class SplitSpec:
+    """A dataset URI; if it is a SpatialWorld folder that does not exist yet and ``generate`` is set, it is
+    generated first with those ``groundlm data make`` arguments (n, seed, size, domain, scene_type)."""
+
+    uri: str
+    generate: dict[str, Any] | None = None
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    weight: float = 1.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    run_dir: str
+    train: SplitSpec
+    val: SplitSpec | None = None
+    tasks: list[TaskSpec] = field(default_factory=lambda: [TaskSpec("refer")])
+    model: VLMConfig = field(default_factory=VLMConfig)
+    init_from: str | None = None  # a model directory to start from instead of fresh weights
+    lora: LoraSpec | None = None
+    seed: int = 0
+    batch_size: int = 32  # global, over all processes and accumulation steps
+    grad_accum: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.05  # share of max_steps
+    grad_clip: float = 1.0
+    max_steps: int = 1000
+    eval_every: int = 250
+    eval_items: int = 200
+    save_every: int = 250
+    max_new_tokens: int = 24
+    num_beams: int = 1
+    precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
+    tensorboard: bool = False
+    threads: int | None = None  # torch CPU threads; None leaves torch's default
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _typed(cls, data: Any, where: str):
+    if cls is VLMConfig:
+        return VLMConfig.from_dict(data or {})
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping, got {data!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(known)
+    if unknown:
+        raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    out = {}
+    for name, value in data.items():
+        if name in ("train", "val") and cls is TrainConfig:
+            value = (
+                None
+                if value is None
+                else _typed(SplitSpec, value if isinstance(value, dict) else {"uri": value}, f"{where}.{name}")
+            )
+        elif name == "tasks":
+            value = [_typed(TaskSpec, t if isinstance(t, dict) else {"name": t}, f"{where}.tasks") for t in value]
+        elif name == "model":
+            try:
+                value = VLMConfig.from_dict(value or {})
+            except (ValueError, TypeError) as e:
+                raise UserError(f"{where}.model: {e}") from None
+        elif name == "lora":
+            value = None if value is None else _typed(LoraSpec, value, f"{where}.lora")
+        elif isinstance(value, list):
+            value = tuple(value)
+        out[name] = value
+    try:
+        return cls(**out)
+    except TypeError as e:
+        raise UserError(f"{where}: {e}") from None
+
+
+def _set(tree: dict[str, Any], dotted: str, raw: str) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise UserError(f"--set {dotted}: {k!r} is not a mapping")
+    node[keys[-1]] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
+    """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such config file")
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({e})") from None
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        _set(tree, key.strip(), raw)
+    if "run_dir" not in tree or "train" not in tree:
+        raise UserError(f"{path}: a config needs at least 'run_dir' and 'train'")
+    return _typed(TrainConfig, tree, path.name)

@@ -1,0 +1,287 @@
+"""The training loop, on ``accelerate`` (one CPU, one GPU, or many processes under ``torchrun``/``accelerate``).
+
+One optimisation step consumes ``batch_size`` examples of the :class:`ExampleStream`, ``[step * B, (step+1) * B)``,
+split into ``grad_accum`` micro-batches, each shared between processes by rank. The loss is the sum of token
+cross-entropies divided by the number of target tokens in the whole global batch (times the process count, since
+data-parallel training averages gradients), so N processes compute the same update as one.
+
+A run directory holds ``config.yaml`` (resolved), ``metrics.csv``, ``checkpoints/step-N/`` (model, optimizer,
+scheduler and RNG state, written to a temporary folder and renamed) and ``final/`` (a model directory), plus
+``summary.json``. ``resume=True`` continues from the newest checkpoint: same weights, optimizer moments, learning
+rate and data position, so an interrupted and resumed CPU run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import DistributedDataParallelKwargs
+from tqdm import tqdm
+
+from groundlm import data
+from groundlm.errors import UserError
+from groundlm.models.vlm import GroundedVLM
+from groundlm.tasks import build_task
+from groundlm.train.collate import IGNORE, Collator
+from groundlm.train.config import SplitSpec, TrainConfig
+from groundlm.train.evaluate import evaluate_task
+from groundlm.train.stream import ExampleStream, ImageCache
+
+CHECKPOINTS = "checkpoints"
+
+
+def _resolve_split(spec: SplitSpec, is_main: bool, accelerator: Accelerator) -> data.SampleDataset:
+    path = Path(spec.uri.split(":", 1)[1] if spec.uri.startswith("spatialworld:") else spec.uri)
+    if spec.generate is not None and not (path / "annotations.jsonl").is_file():
+        if is_main:
+            from groundlm.data.synth.writer import write_split
+
+            write_split(path, **spec.generate)
+        accelerator.wait_for_everyone()
+    return data.load(spec.uri)
+
+
+def _lr_lambda(cfg: TrainConfig):
+    warm = max(1, int(cfg.warmup * cfg.max_steps))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, cfg.max_steps - warm)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return f
+
+
+def _token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum of next-token cross-entropies over labelled positions."""
+    shift_logits = logits[:, :-1].float()
+    shift_labels = labels[:, 1:]
+    return torch.nn.functional.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.shape[-1]),
+        shift_labels.reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+
+
+def _latest_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = sorted((run_dir / CHECKPOINTS).glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    ckpts = [c for c in ckpts if (c / "state.pt").is_file()]
+    return ckpts[-1] if ckpts else None
+
+
+def _save_checkpoint(run_dir: Path, step: int, model: GroundedVLM, optimizer, scheduler) -> Path:
+    final = run_dir / CHECKPOINTS / f"step-{step}"
+    tmp = run_dir / CHECKPOINTS / f".step-{step}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    torch.save(
+        {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        tmp / "state.pt",
+    )
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
+class MetricsLog:
+    """Append-only CSV of ``step, kind, key, value`` rows (one file for training and evaluation numbers)."""
+
+    def __init__(self, path: Path, tensorboard_dir: Path | None) -> None:
+        self.path = path
+        new = not path.exists()
+        self.file = path.open("a", newline="")
+        self.writer = csv.writer(self.file)
+        if new:
+            self.writer.writerow(["step", "kind", "key", "value"])
+        self.tb = None
+        if tensorboard_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(tensorboard_dir))
+            except ImportError:
+                print("tensorboard is not installed; metrics go to metrics.csv only")
+
+    def log(self, step: int, kind: str, values: dict[str, float]) -> None:
+        for k, v in values.items():
+            if isinstance(v, (int, float)):
+                self.writer.writerow([step, kind, k, v])
+                if self.tb is not None:
+                    self.tb.add_scalar(f"{kind}/{k}", v, step)
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train(
+    cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
+) -> dict[str, Any]:
+    """Train as configured; returns the summary written to ``summary.json``.
+
+    ``stop_after`` ends the run after that many steps as an interruption would (after the step's checkpoint, if one
+    is due), leaving the run to be resumed.
+    """
+    if cfg.batch_size % cfg.grad_accum:
+        raise UserError(f"batch_size {cfg.batch_size} must be a multiple of grad_accum {cfg.grad_accum}")
+    precision = cfg.precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() else "no"
+    # cpu=True lets accelerate run several CPU processes (gloo) under torchrun or accelerate launch. Parameters a
+    # micro-batch does not use (the region encoder without region prompts) must not stall DDP's gradient buckets.
+    accelerator = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision="no" if precision in ("no", "fp32") else precision,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    world, rank, is_main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    micro = cfg.batch_size // cfg.grad_accum
+    if micro % world:
+        raise UserError(f"a micro-batch of {micro} examples cannot be split evenly over {world} processes")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run_dir = Path(cfg.run_dir)
+    ckpt = _latest_checkpoint(run_dir) if resume else None
+    if resume and ckpt is None:
+        raise UserError(f"--resume: no checkpoint in {run_dir / CHECKPOINTS}")
+    if not resume and is_main and (run_dir / CHECKPOINTS).exists() and any((run_dir / CHECKPOINTS).iterdir()):
+        raise UserError(f"{run_dir} already has checkpoints; pass --resume to continue or choose another run_dir")
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    torch.manual_seed(cfg.seed)
+    train_ds = _resolve_split(cfg.train, is_main, accelerator)
+    val_ds = _resolve_split(cfg.val, is_main, accelerator) if cfg.val else None
+    tasks = [build_task(t.name, **t.options) for t in cfg.tasks]
+    stream = ExampleStream(train_ds, tasks, [t.weight for t in cfg.tasks], cfg.seed)
+
+    if ckpt is not None:
+        model = GroundedVLM.from_pretrained(ckpt)
+    elif cfg.init_from:
+        model = GroundedVLM.from_pretrained(cfg.init_from)
+    else:
+        model = GroundedVLM(cfg.model)
+    if cfg.lora is not None and not model.has_lora:
+        model.attach_lora(cfg.lora)
+    collator = Collator(
+        model.tokenizer,
+        model.image_size,
+        model.image_tokens,
+        model.region_tokens,
+        model.config.vision.image_mean,
+        model.config.vision.image_std,
+    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
+    start_step = 0
+    if ckpt is not None:
+        state = torch.load(ckpt / "state.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_step = state["step"]
+    ddp_model, optimizer = accelerator.prepare(model, optimizer)
+    images = ImageCache()
+    log = MetricsLog(run_dir / "metrics.csv", run_dir / "tensorboard" if cfg.tensorboard else None) if is_main else None
+
+    bar = tqdm(total=cfg.max_steps, initial=start_step, desc="train", unit="step", disable=not (progress and is_main))
+    t_start, seen = time.perf_counter(), 0
+    last_eval: dict[str, Any] = {}
+    for step in range(start_step, cfg.max_steps):
+        examples = stream.batch(step * cfg.batch_size, cfg.batch_size)
+        batches = []
+        for k in range(cfg.grad_accum):
+            chunk = examples[k * micro : (k + 1) * micro]
+            mine = chunk[rank * (micro // world) : (rank + 1) * (micro // world)]
+            batches.append(collator.train_batch(mine, [images.get(e.sample) for e in mine]))
+        # Target tokens in the whole global batch: every process can count them from the shared examples.
+        global_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches)
+        global_tokens = int(accelerator.reduce(torch.tensor(global_tokens, device=accelerator.device), "sum"))
+        loss_total = 0.0
+        for k, batch in enumerate(batches):
+            batch = {
+                key: (v.to(accelerator.device) if torch.is_tensor(v) else [x.to(accelerator.device) for x in v])
+                for key, v in batch.items()
+            }
+            labels = batch.pop("labels")
+            sync = k == len(batches) - 1
+            ctx = accelerator.no_sync(ddp_model) if (not sync and world > 1) else contextlib.nullcontext()
+            with ctx, accelerator.autocast():
+                logits = ddp_model(**batch).logits
+                loss = _token_loss_sum(logits, labels) * world / global_tokens
+                accelerator.backward(loss)
+            loss_total += float(loss.detach()) / world
+        loss_total = float(accelerator.reduce(torch.tensor(loss_total, device=accelerator.device), "sum"))
+        if cfg.grad_clip:
+            accelerator.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        seen += cfg.batch_size
+        elapsed = time.perf_counter() - t_start
+        if is_main:
+            rate = seen / max(elapsed, 1e-9)
+            bar.set_postfix(loss=f"{loss_total:.3f}", samples_s=f"{rate:.1f}")
+            bar.update(1)
+            log.log(step + 1, "train", {"loss": loss_total, "lr": scheduler.get_last_lr()[0], "samples_per_s": rate})
+        done = step + 1
+        if val_ds is not None and cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.max_steps):
+            if is_main:
+                last_eval = evaluate_task(
+                    model, collator, tasks[0], val_ds, cfg.eval_items, cfg.max_new_tokens, cfg.num_beams, images
+                )
+                log.log(done, f"eval/{tasks[0].name}", last_eval)
+                tqdm.write(
+                    f"step {done}: {tasks[0].name} "
+                    + ", ".join(f"{k} {v:.3f}" for k, v in last_eval.items() if isinstance(v, float))
+                )
+            accelerator.wait_for_everyone()
+        if cfg.save_every and (done % cfg.save_every == 0 or done == cfg.max_steps):
+            if is_main:
+                _save_checkpoint(run_dir, done, model, optimizer, scheduler)
+            accelerator.wait_for_everyone()
+        if stop_after is not None and done >= stop_after and done < cfg.max_steps:
+            bar.close()
+            if log is not None:
+                log.close()
+            accelerator.end_training()
+            return {"interrupted_at": done}
+    bar.close()
+    summary: dict[str, Any] = {}
+    if is_main:
+        model.save_pretrained(run_dir / "final")
+        summary = {
+            "steps": cfg.max_steps,
+            "examples": cfg.max_steps * cfg.batch_size,
+            "processes": world,
+            "train_seconds": round(time.perf_counter() - t_start, 1),
+            "eval": last_eval,
+            "final_model": str(run_dir / "final"),
+        }
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        log.close()
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return summary

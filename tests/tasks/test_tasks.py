@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from groundlm import formats
+from groundlm.data.synth.generate import generate
+from groundlm.tasks import build_task
+from groundlm.train.stream import ExampleStream
+
+
+@pytest.fixture(scope="module")
+def samples():
+    from groundlm.data.dataset import SampleDataset
+
+    return SampleDataset([generate(5, i, "portrait", 96).sample for i in range(6)], "test")
+
+
+def test_refer_example_targets_parse_back_to_the_box(samples):
+    task = build_task("refer", format="qwen")
+    for s in samples:
+        for item in task.items(s):
+            ex = task.example(s, item, np.random.default_rng(0))
+            assert ex.prompt.startswith("<image>") and item.text in ex.prompt
+            box = task.decode(ex.target, ex)
+            assert np.allclose(box, s.regions[item.region].box, atol=s.width / 999 + 1e-6)
+    metrics = task.score([task.decode(e.target, e) for e in [ex]], [ex])
+    assert metrics["acc50"] == 1.0
+
+
+def test_region_caption_example(samples):
+    task = build_task("region_caption")
+    s = samples[0]
+    (region, *_) = task.items(s)
+    ex = task.example(s, region, None)
+    assert ex.prompt.count("<region>") == 1 and ex.region_boxes == [region.box] and ex.target == region.captions[0]
+    with pytest.raises(ValueError, match="unknown task"):
+        build_task("segment")
+
+
+def test_stream_is_a_pure_function_of_seed_and_index(samples):
+    tasks = [build_task("refer"), build_task("region_caption")]
+    a = ExampleStream(samples, tasks, [3, 1], seed=7)
+    b = ExampleStream(samples, tasks, [3, 1], seed=7)
+    assert [a.example(i).prompt for i in range(30)] == [b.example(i).prompt for i in reversed(range(30))][::-1]
+    assert [e.target for e in a.batch(10, 5)] == [a.example(i).target for i in range(10, 15)]
+    kinds = [("<region>" in a.example(i).prompt) for i in range(400)]
+    assert 0.15 < np.mean(kinds) < 0.35  # about 1 in 4 examples is a region caption
+    assert formats.get("cogvlm").parse(a.example(0).target, 96, 96).ok or "<region>" in a.example(0).prompt
+    with pytest.raises(ValueError, match="weight"):
+        ExampleStream(samples, tasks, [1, -1], seed=0)

@@ -1,0 +1,109 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from groundlm.cli import main
+from groundlm.errors import UserError
+from groundlm.train.config import load_config
+from groundlm.train.loop import train
+
+from .conftest import tiny_train_config
+
+
+def _weights(run_dir):
+    return load_file(str(Path(run_dir) / "final" / "model.safetensors"))
+
+
+def test_train_writes_a_run_directory(tmp_path, tiny_split):
+    cfg = load_config(tiny_train_config(tmp_path, tiny_split))
+    summary = train(cfg, progress=False)
+    run = Path(cfg.run_dir)
+    assert {"config.yaml", "metrics.csv", "summary.json", "final", "checkpoints"} <= {p.name for p in run.iterdir()}
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-2", "step-4"]
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert {r["key"] for r in rows if r["kind"] == "train"} == {"loss", "lr", "samples_per_s"}
+    assert {"acc50", "ciou", "invalid"} <= {r["key"] for r in rows if r["kind"] == "eval/refer"}
+    assert summary["steps"] == 4 and "acc50" in summary["eval"]
+    assert json.loads((run / "summary.json").read_text())["steps"] == 4
+    with pytest.raises(UserError, match="--resume"):
+        train(cfg, progress=False)  # refuses to overwrite a run
+
+
+def test_resume_equals_uninterrupted(tmp_path, tiny_split):
+    straight = load_config(tiny_train_config(tmp_path / "a", tiny_split))
+    train(straight, progress=False)
+    broken = load_config(tiny_train_config(tmp_path / "b", tiny_split))
+    assert train(broken, progress=False, stop_after=2) == {"interrupted_at": 2}
+    assert not (Path(broken.run_dir) / "final").exists()
+    train(broken, resume=True, progress=False)
+    a, b = _weights(straight.run_dir), _weights(broken.run_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_config_overrides_and_errors(tmp_path, tiny_split):
+    path = tiny_train_config(tmp_path, tiny_split)
+    cfg = load_config(path, ["lr=0.01", "model.language.num_layers=3", "tasks=[refer]"])
+    assert cfg.lr == 0.01 and cfg.model.language.num_layers == 3 and [t.name for t in cfg.tasks] == ["refer"]
+    with pytest.raises(UserError, match="unknown field"):
+        load_config(path, ["learning_rate=1"])
+    with pytest.raises(UserError, match="key=value"):
+        load_config(path, ["lr"])
+    with pytest.raises(UserError, match="no such config"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_cli_train_predict_and_checkpoint_eval(tmp_path, tiny_split, capsys):
+    path = tiny_train_config(tmp_path, tiny_split, max_steps=2, eval_every=0, save_every=0)
+    assert main(["train", str(path)]) == 0
+    capsys.readouterr()
+    final = tmp_path / "run" / "final"
+    image = tiny_split / "val" / "images" / "sw1_0000000.png"
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(final),
+                "--image",
+                str(image),
+                "--query",
+                "the cube",
+                "--constrain",
+                "--out",
+                str(tmp_path / "o.png"),
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["parsed"]["error"] in (None, "degenerate") and (tmp_path / "o.png").is_file()
+    assert (
+        main(["eval", "refer", "--checkpoint", str(final), "--data", str(tiny_split / "val"), "--json", "--limit", "4"])
+        == 0
+    )
+    assert set(json.loads(capsys.readouterr().out)) == {"n", "acc50", "ciou", "miou", "invalid"}
+    assert main(["predict", "--checkpoint", str(tmp_path), "--image", str(image), "--query", "x"]) == 2
+
+
+def test_two_processes_equal_one_process(tmp_path, tiny_split):
+    one = tiny_train_config(tmp_path / "one", tiny_split, eval_every=0, save_every=0, max_steps=3)
+    two = tiny_train_config(tmp_path / "two", tiny_split, eval_every=0, save_every=0, max_steps=3)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    subprocess.run([sys.executable, "-m", "groundlm", "train", str(one)], check=True, env=env, capture_output=True)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    proc = subprocess.run([*torchrun, "-m", "groundlm", "train", str(two)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "two" / "run" / "summary.json").read_text())
+    assert summary["processes"] == 2
+    a, b = _weights(tmp_path / "one" / "run"), _weights(tmp_path / "two" / "run")
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
