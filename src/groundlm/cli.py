@@ -160,14 +160,7 @@ def eval_checkpoint_command(
         raise UserError(f"evaluating a checkpoint supports the tasks refer and caption, not {task!r}")
     options = {"format": format_name or "cogvlm"} if task == "refer" else {}
     task_obj = build_task(names[task], **options)
-    collator = Collator(
-        model.tokenizer,
-        model.image_size,
-        model.image_tokens,
-        model.region_tokens,
-        model.config.vision.image_mean,
-        model.config.vision.image_std,
-    )
+    collator = Collator.for_model(model)
     metrics = evaluate_task(
         model,
         collator,

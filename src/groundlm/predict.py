@@ -52,14 +52,7 @@ def predict(
         )
     else:
         raise UserError(f"predict supports the tasks refer and region_caption, not {task!r}")
-    collator = Collator(
-        model.tokenizer,
-        model.image_size,
-        model.image_tokens,
-        model.region_tokens,
-        model.config.vision.image_mean,
-        model.config.vision.image_std,
-    )
+    collator = Collator.for_model(model)
     (text,) = generate_texts(
         model,
         collator,

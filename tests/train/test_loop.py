@@ -107,3 +107,17 @@ def test_two_processes_equal_one_process(tmp_path, tiny_split):
     a, b = _weights(tmp_path / "one" / "run"), _weights(tmp_path / "two" / "run")
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5), k
+
+
+def test_gradient_accumulation_matches_one_big_batch(tmp_path, tiny_split):
+    whole = load_config(tiny_train_config(tmp_path / "w", tiny_split, eval_every=0, save_every=0, max_steps=2))
+    split = load_config(
+        tiny_train_config(tmp_path / "s", tiny_split, eval_every=0, save_every=0, max_steps=2, grad_accum=2)
+    )
+    train(whole, progress=False)
+    train(split, progress=False)
+    a, b = _weights(whole.run_dir), _weights(split.run_dir)
+    for k in a:  # summation order differs, so allow float round-off (Adam turns it into at most a few 1e-6)
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    with pytest.raises(UserError, match="multiple of grad_accum"):
+        train(load_config(tiny_train_config(tmp_path / "x", tiny_split, grad_accum=3)), progress=False)

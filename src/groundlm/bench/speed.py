@@ -100,10 +100,9 @@ def _inputs(batch: int, sizes: dict[str, int], image_token: int, image_tokens: i
     return ids, torch.ones_like(ids), pixels
 
 
-def _measure(which: str, batch: int, steps: int, new_tokens: int, device_name: str, queue) -> None:
+def _measure(which: str, batch: int, steps: int, new_tokens: int, device_name: str, sizes: dict, queue) -> None:
     torch.manual_seed(0)
     device = torch.device(device_name)
-    sizes = SIZES
     ours, image_token, vocab, image_tokens = _ours(sizes)
     model = ours if which == "groundlm" else _llava(sizes, vocab, image_token)
     model.to(device).train()
@@ -192,13 +191,16 @@ def matmul_peak(device_name: str, n: int = 1024, repeat: int = 10) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def bench_speed(batch: int = 16, steps: int = 10, new_tokens: int = 16, device: str | None = None) -> dict[str, Any]:
+def bench_speed(
+    batch: int = 16, steps: int = 10, new_tokens: int = 16, device: str | None = None, sizes: dict | None = None
+) -> dict[str, Any]:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    sizes = {**SIZES, **(sizes or {})}
     ctx = mp.get_context("spawn")
     rows = []
     for which in ("groundlm", "llava"):
         queue = ctx.Queue()
-        proc = ctx.Process(target=_measure, args=(which, batch, steps, new_tokens, device, queue))
+        proc = ctx.Process(target=_measure, args=(which, batch, steps, new_tokens, device, sizes, queue))
         proc.start()
         rows.append(queue.get())
         proc.join()
@@ -211,7 +213,7 @@ def bench_speed(batch: int = 16, steps: int = 10, new_tokens: int = 16, device: 
         "device": device if device == "cpu" else torch.cuda.get_device_name(),
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
-        "sizes": SIZES,
+        "sizes": sizes,
         "batch": batch,
         "matmul_peak_gflop_s": round(peak, 1),
         "rows": rows,

@@ -31,6 +31,18 @@ class Collator:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     max_length: int = 512
 
+    @classmethod
+    def for_model(cls, model) -> Collator:
+        """The collator matching a :class:`~groundlm.models.vlm.GroundedVLM`'s tokenizer, input size and tokens."""
+        return cls(
+            model.tokenizer,
+            model.image_size,
+            model.image_tokens,
+            model.region_tokens,
+            tuple(model.config.vision.image_mean),
+            tuple(model.config.vision.image_std),
+        )
+
     def pixels(self, image: Image.Image) -> torch.Tensor:
         """RGB image -> ``[3, S, S]`` float tensor, resized (bilinear) and normalised."""
         im = image.convert("RGB")

@@ -184,14 +184,7 @@ def train(
         model = GroundedVLM(cfg.model)
     if cfg.lora is not None and not model.has_lora:
         model.attach_lora(cfg.lora)
-    collator = Collator(
-        model.tokenizer,
-        model.image_size,
-        model.image_tokens,
-        model.region_tokens,
-        model.config.vision.image_mean,
-        model.config.vision.image_std,
-    )
+    collator = Collator.for_model(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
