@@ -47,3 +47,17 @@ def test_stream_is_a_pure_function_of_seed_and_index(samples):
     assert formats.get("cogvlm").parse(a.example(0).target, 96, 96).ok or "<region>" in a.example(0).prompt
     with pytest.raises(ValueError, match="weight"):
         ExampleStream(samples, tasks, [1, -1], seed=0)
+
+
+def test_grounded_list_names_and_boxes_every_object(samples):
+    task = build_task("grounded_list", format="cogvlm")
+    s = next(s for s in samples if task.items(s))
+    (item,) = task.items(s)
+    ex = task.example(s, item, None)
+    objects = [r for r in s.regions if r.category != "head"]
+    assert ex.target.count("[[") == len(objects)
+    xs = [b[0] + b[2] for _, b in ex.answer]
+    assert xs == sorted(xs)  # left to right
+    assert task.score([task.decode(ex.target, ex)], [ex]) == {"n": 1, "recall50": 1.0, "precision50": 1.0}
+    wrong = [(noun + "x", box) for noun, box in task.decode(ex.target, ex)]
+    assert task.score([wrong], [ex])["recall50"] == 0.0  # a box only counts with the right noun

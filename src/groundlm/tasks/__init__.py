@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from groundlm.tasks.base import Example, Task
+from groundlm.tasks.grounded_list import GroundedListTask
 from groundlm.tasks.refer import ReferTask
 from groundlm.tasks.region_caption import RegionCaptionTask
 
-TASKS: dict[str, type[Task]] = {"refer": ReferTask, "region_caption": RegionCaptionTask}
+TASKS: dict[str, type[Task]] = {
+    "refer": ReferTask,
+    "region_caption": RegionCaptionTask,
+    "grounded_list": GroundedListTask,
+}
 
 
 def build_task(name: str, **options) -> Task:
@@ -15,4 +20,4 @@ def build_task(name: str, **options) -> Task:
     return TASKS[name](**options)
 
 
-__all__ = ["TASKS", "Example", "ReferTask", "RegionCaptionTask", "Task", "build_task"]
+__all__ = ["TASKS", "Example", "GroundedListTask", "ReferTask", "RegionCaptionTask", "Task", "build_task"]

@@ -18,4 +18,9 @@ POSE_PROMPTS: tuple[str, ...] = (
     "Give the head box and the yaw, pitch and roll of {expr}.",
     "Estimate the head pose of {expr}.",
 )
-ALL_PROMPTS: tuple[str, ...] = REFER_PROMPTS + REGION_CAPTION_PROMPTS + POSE_PROMPTS
+LIST_PROMPTS: tuple[str, ...] = (
+    "List every object with its box.",
+    "What objects are in the image, and where?",
+    "Name each object and give its bounding box.",
+)
+ALL_PROMPTS: tuple[str, ...] = REFER_PROMPTS + REGION_CAPTION_PROMPTS + POSE_PROMPTS + LIST_PROMPTS
