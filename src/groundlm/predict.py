@@ -11,7 +11,6 @@ from groundlm import formats
 from groundlm.data.sample import Sample
 from groundlm.errors import UserError
 from groundlm.models.vlm import GroundedVLM
-from groundlm.tasks import build_task
 from groundlm.tasks.base import Example
 from groundlm.tasks.prompts import REFER_PROMPTS, REGION_CAPTION_PROMPTS
 from groundlm.train.collate import Collator
@@ -64,7 +63,7 @@ def predict(
     )
     out: dict[str, Any] = {"task": task, "text": text}
     if task == "refer":
-        parsed = build_task("refer", format=format).codec.parse(text, w, h)
+        parsed = formats.get(format).parse(text, w, h)
         out.update(parsed=parsed.to_dict(), box=formats.select_box(parsed)[0])
     return out
 

@@ -68,7 +68,7 @@ def render_sample(sample: Sample, scale: int = 2) -> Image.Image:
         color = PALETTE[k % len(PALETTE)]
         x0, y0, x1, y1 = (v * scale for v in r.box)
         draw.rectangle([x0, y0, x1 - 1, y1 - 1], outline=color, width=2)
-        label = r.category if r.category != "head" else "head"
+        label = r.category
         if r.attributes.get("color") and r.category != "head":
             label = f"{r.attributes['color']} {label}"
         draw.text((x0 + 2, max(y0 - 11, 0)), label, fill=color, font=font)

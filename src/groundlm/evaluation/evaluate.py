@@ -40,7 +40,7 @@ from groundlm.metrics import (
     image_depth_errors,
     pose_metrics,
 )
-from groundlm.metrics.depth import DEPTH_KEYS
+from groundlm.metrics.depth import mean_errors
 
 TASKS: tuple[str, ...] = ("refer", "pose", "caption", "depth", "densecap")
 
@@ -197,7 +197,7 @@ def evaluate_depth(gt_path: str, pred_path: str, options: Options) -> Report:
             rows.append(errors)
     if not rows:
         raise UserError(f"{pred_path}: no image could be evaluated")
-    report.metrics = {"n": len(rows), **{k: float(np.mean([r[k] for r in rows])) for k in DEPTH_KEYS}}
+    report.metrics = mean_errors(rows)
     report.metrics["invalid"] = report.errors["missing"] / len(pairs)
     return report
 

@@ -148,6 +148,13 @@ class Decoded:
     labels: list[str | None] = field(default_factory=list)
     errors: list[str | None] = field(default_factory=list)
 
+    def add(self, values: Sequence[float], label: str | None = None) -> None:
+        """Four decoded values are a box, two a point."""
+        if len(values) == 4:
+            self.add_box(tuple(values), label)
+        else:
+            self.points.append(tuple(values))
+
     def add_box(self, box: Box, label: str | None = None) -> None:
         err = check_box(box)
         self.errors.append(err)

@@ -43,10 +43,8 @@ def parse_groups(text: str, width: float, height: float, into: Decoded) -> bool:
             values, err = decode_grid(nums, (width, height, width, height)[: len(nums)], BINS, BINS)
             if values is None:
                 into.errors.append(err)
-            elif len(values) == 4:
-                into.add_box(tuple(values))
             else:
-                into.points.append(tuple(values))
+                into.add(values)
     return matched
 
 

@@ -55,8 +55,6 @@ class FerretCodec(Codec):
             values, err = decode_grid(nums, (width, height, width, height)[: len(nums)], BINS, BINS)
             if values is None:
                 decoded.errors.append(err)
-            elif len(values) == 4:
-                decoded.add_box(tuple(values))
             else:
-                decoded.points.append(tuple(values))
+                decoded.add(values)
         return decoded.result(text, matched)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from groundlm.formats.base import Codec, Decoded, ParseResult, check_size, decode_grid, quantize
+from groundlm.formats.base import MALFORMED, Codec, Decoded, ParseResult, check_size, decode_grid, quantize
 
 BINS = 1000
 _PAIR = r"\(\s*(\d{1,6})\s*,\s*(\d{1,6})\s*\)"
@@ -49,6 +49,7 @@ class QwenCodec(Codec):
                 decoded.errors.append(err)
             else:
                 decoded.add_box(tuple(values), label)
-        if found < len(_ANY_BOX_TAG.findall(text)):
-            decoded.errors.append("malformed")  # a <box> tag whose content did not parse
-        return decoded.result(text, matched=bool(found) or bool(_ANY_BOX_TAG.search(text)))
+        tags = len(_ANY_BOX_TAG.findall(text))
+        if found < tags:
+            decoded.errors.append(MALFORMED)  # a <box> tag whose content did not parse
+        return decoded.result(text, matched=tags > 0)

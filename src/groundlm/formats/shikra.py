@@ -51,9 +51,5 @@ class ShikraCodec(Codec):
                 if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
                     decoded.errors.append(OUT_OF_RANGE)
                     continue
-                px = [v * e for v, e in zip(values, (width, height, width, height))]
-                if len(px) == 4:
-                    decoded.add_box(tuple(px))
-                else:
-                    decoded.points.append(tuple(px))
+                decoded.add([v * e for v, e in zip(values, (width, height, width, height))])
         return decoded.result(text, matched)

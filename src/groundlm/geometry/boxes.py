@@ -64,15 +64,18 @@ def convert(boxes: Array, src: BoxFormat, dst: BoxFormat) -> Array:
     return _xp(boxes).stack(out, -1)
 
 
+def _image_scale(boxes: Array, width: float, height: float) -> Array:
+    """``[W, H, W, H]`` in the array kind and dtype of ``boxes``."""
+    if isinstance(boxes, torch.Tensor):
+        return boxes.new_tensor([width, height, width, height])
+    return np.array([width, height, width, height], dtype=np.float64)
+
+
 def normalize(boxes: Array, width: float, height: float) -> Array:
     """Pixel ``xyxy`` -> ``xyxy`` in ``[0, 1]`` of the image size (``x / W``, ``y / H``)."""
     boxes = _as_array(boxes)
     _check_last_dim(boxes)
-    scale = (
-        boxes.new_tensor([width, height, width, height])
-        if isinstance(boxes, torch.Tensor)
-        else np.array([width, height, width, height], dtype=np.float64)
-    )
+    scale = _image_scale(boxes, width, height)
     return boxes / scale
 
 
@@ -80,11 +83,7 @@ def denormalize(boxes: Array, width: float, height: float) -> Array:
     """Normalised ``xyxy`` in ``[0, 1]`` -> pixel ``xyxy`` (``x * W``, ``y * H``)."""
     boxes = _as_array(boxes)
     _check_last_dim(boxes)
-    scale = (
-        boxes.new_tensor([width, height, width, height])
-        if isinstance(boxes, torch.Tensor)
-        else np.array([width, height, width, height], dtype=np.float64)
-    )
+    scale = _image_scale(boxes, width, height)
     return boxes * scale
 
 

@@ -104,6 +104,9 @@ def depth_metrics(pairs: Iterable[tuple[np.ndarray, np.ndarray]], **options) -> 
     rows = [r for p, g in pairs if (r := image_depth_errors(p, g, **options)) is not None]
     if not rows:
         raise ValueError("no image has valid ground-truth depth within the range")
-    out: dict[str, float] = {"n": len(rows)}
-    out.update({k: float(np.mean([r[k] for r in rows])) for k in DEPTH_KEYS})
-    return out
+    return mean_errors(rows)
+
+
+def mean_errors(rows: list[dict[str, float]]) -> dict[str, float]:
+    """``n`` and the mean of each of :data:`DEPTH_KEYS` over per-image error rows (at least one)."""
+    return {"n": len(rows), **{k: float(np.mean([r[k] for r in rows])) for k in DEPTH_KEYS}}

@@ -69,7 +69,6 @@ def render(scene: Scene) -> Rendering:
         if not closer.any():
             continue
         n = normal[closer]
-        # Light both faces of thin planes the same way the camera sees them.
         lambert = np.clip(n @ light_dir, 0.0, None)
         albedo = _texture(
             prim, np.asarray(prim.albedo, dtype=np.float32)[None, :].repeat(closer.sum(), 0), local[closer]
