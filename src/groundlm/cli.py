@@ -192,6 +192,64 @@ def bench_speed_command(batch: int, steps: int, device: str | None, json_path: s
     return format_table(title, rows) + "\n" + ratios
 
 
+def bench_hpe_command(
+    preset_name: str,
+    json_path: str | None,
+    run_dir: str | None,
+    train: str | None,
+    test: str | None,
+    grounding: str | None,
+    grounding_test: str | None,
+    base_model: str | None,
+) -> str:
+    from groundlm.bench.hpe import format_hpe_table, preset, run_hpe_bench
+
+    cfg = preset(
+        preset_name,
+        run_dir=run_dir,
+        train=train,
+        test=test,
+        grounding=grounding,
+        grounding_test=grounding_test,
+        base_model=base_model,
+    )
+    result = run_hpe_bench(cfg)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    lines = [format_hpe_table(result), f"run directory: {result['run_dir']} (bench-hpe.json, models/)"]
+    if result["pictures"]:
+        lines.append(f"pictures of '{result['best_vlm_row']}': {Path(result['pictures'][0]).parent}/")
+    return "\n".join(lines)
+
+
+def merge_command(
+    base: str,
+    tuned: Sequence[str],
+    out: str,
+    method: str,
+    weights: Sequence[float] | None,
+    density: float,
+    tau: float,
+    granularity: str,
+    seed: int,
+) -> str:
+    from groundlm.adapters.merge import merge_models
+
+    for d in (base, *tuned):
+        if not Path(d).is_dir():
+            raise UserError(f"{d}: no such model directory")
+    report = merge_models(base, tuned, out, method, weights, density, tau, granularity, seed)  # type: ignore[arg-type]
+    if method == "layer_select":
+        rows = [
+            (c["layer"], {"similarity": min(c["similarity"]), "source": c["source"]})
+            for c in report["layers"]["layers"]
+        ]
+        taken = ", ".join(f"{k}: {v}" for k, v in report["taken"].items())
+        return format_table(f"layer selection, tau {tau}, by {granularity} ({taken} layers)", rows) + f"\nwrote {out}"
+    return f"merged {len(tuned)} model(s) into {base} by {method}; wrote {out}"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="groundlm", description="Teach vision-language models spatial skills.")
     parser.add_argument("--version", action="version", version=f"groundlm {__version__}")
@@ -238,7 +296,9 @@ def _build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--out", required=True, help="output folder")
     mk.add_argument("--n", type=int, required=True, help="number of samples")
     mk.add_argument("--seed", type=int, default=0)
-    mk.add_argument("--domain", default="classic", help="style preset: classic, vivid, dusk, portrait")
+    mk.add_argument(
+        "--domain", default="classic", help="style preset: classic, vivid, dusk, portrait, headshot, headshot-dusk"
+    )
     mk.add_argument("--size", type=int, default=224, help="image side in pixels")
     mk.add_argument("--workers", type=int, default=1, help="generating processes")
     mk.add_argument(
@@ -264,6 +324,33 @@ def _build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--steps", type=int, default=10)
     bs.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     bs.add_argument("--json", default=None, metavar="FILE")
+    bh = bsub.add_parser("hpe", help="head pose grounding: LoRA, rehearsal, merging, CNN baseline (HPE-CogVLM)")
+    size = bh.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", const="quick", dest="preset", help="2 CPU cores, <30 min")
+    size.add_argument("--preset", choices=("demo", "quick", "full"), help="sizes (default: full, for a GPU)")
+    bh.set_defaults(preset="full")
+    bh.add_argument("--json", default=None, metavar="FILE")
+    bh.add_argument("--run-dir", default=None, help="default runs/bench-hpe")
+    bh.add_argument("--train", default=None, metavar="URI", help="pose training data (default: SpatialWorld headshot)")
+    bh.add_argument("--test", default=None, metavar="URI", help="pose test data (default: headshot-dusk)")
+    bh.add_argument("--grounding", default=None, metavar="URI", help="referring data (default: the train data)")
+    bh.add_argument("--grounding-test", default=None, metavar="URI", help="default: the test data")
+    bh.add_argument("--base-model", default=None, metavar="DIR", help="a trained grounding model: skip its training")
+
+    mg = sub.add_parser("merge", help="merge fine-tuned models (or LoRA adapters) with their base")
+    mg.add_argument("--base", required=True, help="the base model directory")
+    mg.add_argument("--tuned", required=True, nargs="+", help="fine-tuned model or adapter directories")
+    mg.add_argument("--out", required=True, help="the merged model directory to write")
+    mg.add_argument(
+        "--method",
+        default="task_arithmetic",
+        choices=("task_arithmetic", "ties", "dare_linear", "dare_ties", "layer_select"),
+    )
+    mg.add_argument("--weights", type=float, nargs="+", default=None, help="lambda per fine-tune (default 1)")
+    mg.add_argument("--density", type=float, default=0.5, help="kept share for TIES and DARE")
+    mg.add_argument("--tau", type=float, default=0.999, help="layer selection: cosine threshold")
+    mg.add_argument("--granularity", choices=("module", "block"), default="module")
+    mg.add_argument("--seed", type=int, default=0, help="DARE's random drop")
 
     tr = sub.add_parser("train", help="train a model from a YAML config")
     tr.add_argument("config")
@@ -273,8 +360,8 @@ def _build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="answer one query about one image")
     pr.add_argument("--checkpoint", required=True, help="a model directory (e.g. RUN/final)")
     pr.add_argument("--image", required=True)
-    pr.add_argument("--task", default="refer", choices=("refer", "region_caption"))
-    pr.add_argument("--query", help="refer: the referring expression")
+    pr.add_argument("--task", default="refer", choices=("refer", "region_caption", "pose"))
+    pr.add_argument("--query", help="refer: the referring expression; pose: the person")
     pr.add_argument("--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="region_caption: pixels")
     pr.add_argument("--format", default="cogvlm", choices=formats.names(), help="box format the model writes")
     pr.add_argument("--constrain", action="store_true", help="format-constrained decoding")
@@ -334,6 +421,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "predict":
             out = predict_command(
                 args.checkpoint, args.image, args.task, args.query, args.box, args.format, args.constrain, args.out
+            )
+        elif args.command == "bench" and args.bench_command == "hpe":
+            out = bench_hpe_command(
+                args.preset,
+                args.json,
+                args.run_dir,
+                args.train,
+                args.test,
+                args.grounding,
+                args.grounding_test,
+                args.base_model,
+            )
+        elif args.command == "merge":
+            out = merge_command(
+                args.base,
+                args.tuned,
+                args.out,
+                args.method,
+                args.weights,
+                args.density,
+                args.tau,
+                args.granularity,
+                args.seed,
             )
         elif args.command == "bench" and args.bench_command == "speed":
             out = bench_speed_command(args.batch, args.steps, args.device, args.json)

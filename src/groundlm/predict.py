@@ -12,7 +12,7 @@ from groundlm.data.sample import Sample
 from groundlm.errors import UserError
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example
-from groundlm.tasks.prompts import REFER_PROMPTS, REGION_CAPTION_PROMPTS
+from groundlm.tasks.prompts import POSE_PROMPTS, REFER_PROMPTS, REGION_CAPTION_PROMPTS
 from groundlm.train.collate import Collator
 from groundlm.train.evaluate import generate_texts
 from groundlm.train.stream import ImageCache
@@ -33,10 +33,11 @@ def predict(
     box: tuple[float, float, float, float] | None = None,
     format: str = "cogvlm",
     constrain: bool = False,
-    max_new_tokens: int = 32,
+    max_new_tokens: int | None = None,  # default: 48 for pose (33-token answers), 32 otherwise
     num_beams: int = 1,
 ) -> dict[str, Any]:
-    """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption."""
+    """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption; ``pose``:
+    ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees."""
     w, h = image.size
     sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
     if task == "refer":
@@ -49,8 +50,15 @@ def predict(
         example = Example(
             "<image>" + REGION_CAPTION_PROMPTS[0].format(region="<region>"), "", sample, region_boxes=[box]
         )
+    elif task == "pose":
+        if not query:
+            raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
+        example = Example("<image>" + POSE_PROMPTS[0].format(expr=query), "", sample)
+        format = "pose"
     else:
-        raise UserError(f"predict supports the tasks refer and region_caption, not {task!r}")
+        raise UserError(f"predict supports the tasks refer, region_caption and pose, not {task!r}")
+    if max_new_tokens is None:
+        max_new_tokens = 48 if task == "pose" else 32
     collator = Collator.for_model(model)
     (text,) = generate_texts(
         model,
@@ -59,12 +67,14 @@ def predict(
         ImageCache(),
         max_new_tokens,
         num_beams,
-        constrain=format if (constrain and task == "refer") else None,
+        constrain=format if (constrain and task in ("refer", "pose")) else None,
     )
     out: dict[str, Any] = {"task": task, "text": text}
-    if task == "refer":
+    if task in ("refer", "pose"):
         parsed = formats.get(format).parse(text, w, h)
         out.update(parsed=parsed.to_dict(), box=formats.select_box(parsed)[0])
+    if task == "pose":
+        out["pose"] = dict(zip(("yaw", "pitch", "roll"), parsed.pose)) if parsed.pose else None
     return out
 
 
@@ -73,5 +83,11 @@ def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -
     draw = ImageDraw.Draw(canvas)
     for box in result.get("parsed", {}).get("boxes", []):
         draw.rectangle(box, outline=(255, 40, 40), width=2)
+    pose = result.get("pose")
+    if pose and result.get("box") is not None:
+        from groundlm.data.show import draw_pose_axes
+
+        x0, y0, x1, y1 = result["box"]
+        draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), pose["yaw"], pose["pitch"], pose["roll"], (x1 - x0))
     draw.text((4, 4), result["text"][:80], fill=(255, 255, 0))
     canvas.save(path)

@@ -20,7 +20,7 @@ def test_lora_starts_as_identity_and_trains_only_adapters(on):
     model = GroundedVLM(tiny_config()).eval()
     ids, mask, px = _batch(model)
     before = model(ids, mask, px).logits
-    model.attach_lora(LoraSpec(r=4, alpha=8, on=on))
+    model.attach_lora(LoraSpec(r=4, alpha=8, towers=on))
     assert torch.allclose(model(ids, mask, px).logits, before, atol=1e-6)  # B = 0 at the start
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
@@ -31,7 +31,7 @@ def test_lora_starts_as_identity_and_trains_only_adapters(on):
 def _trained_lora_model():
     torch.manual_seed(0)
     model = GroundedVLM(tiny_config())
-    model.attach_lora(LoraSpec(r=4, alpha=8, on=("language", "vision")))
+    model.attach_lora(LoraSpec(r=4, alpha=8, towers=("language", "vision")))
     ids, mask, px = _batch(model)
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
     for _ in range(3):

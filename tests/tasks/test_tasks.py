@@ -61,3 +61,26 @@ def test_grounded_list_names_and_boxes_every_object(samples):
     assert task.score([task.decode(ex.target, ex)], [ex]) == {"n": 1, "recall50": 1.0, "precision50": 1.0}
     wrong = [(noun + "x", box) for noun, box in task.decode(ex.target, ex)]
     assert task.score([wrong], [ex])["recall50"] == 0.0  # a box only counts with the right noun
+
+
+def test_pose_targets_parse_back_and_answers_are_sorted_by_kind():
+    from groundlm.data.dataset import SampleDataset
+
+    samples = SampleDataset([generate(3, i, "headshot", 96).sample for i in range(6)], "test")
+    task = build_task("pose")
+    examples = [task.example(s, item, None) for s in samples for item in task.items(s)]
+    assert len(examples) >= 6  # every headshot scene has a person
+    ex = examples[0]
+    assert ex.prompt.startswith("<image>") and "person" in ex.prompt
+    good = task.decode(ex.target, ex)
+    head = ex.answer
+    assert good.kind == "ok" and np.allclose(good.pose, (head.yaw, head.pitch, head.roll), atol=0.051)
+    detection_only = task.decode(ex.target.split("]]")[0] + "]]", ex)
+    two_boxes = task.decode("[[100,100,200,200;300,300,400,400]] yaw:+1.0 pitch:+2.0 roll:+3.0", ex)
+    out_of_range = task.decode("[[100,100,200,200]] yaw:+181.0 pitch:+2.0 roll:+3.0", ex)
+    garbage = task.decode("the person", ex)
+    assert [p.kind for p in (detection_only, two_boxes, out_of_range)] == ["blended"] * 3
+    assert garbage.kind == "unparsed" and garbage.pose is None
+    m = task.score([good, detection_only, garbage, good], examples[:1] * 4)
+    assert m["invalid"] == 0.5 and m["blended"] == 0.25 and m["unparsed"] == 0.25
+    assert m["mae"] < 0.06 and m["box_acc50"] == 0.75  # the detection-only answer has the right box too

@@ -92,6 +92,20 @@ def test_cli_train_predict_and_checkpoint_eval(tmp_path, tiny_split, capsys):
     )
     assert set(json.loads(capsys.readouterr().out)) == {"n", "acc50", "ciou", "miou", "invalid"}
     assert main(["predict", "--checkpoint", str(tmp_path), "--image", str(image), "--query", "x"]) == 2
+    # Pose, constrained: the answer always parses into a box and three angles.
+    args = ["predict", "--checkpoint", str(final), "--image", str(image), "--task", "pose"]
+    assert main([*args, "--query", "the person", "--constrain", "--out", str(tmp_path / "p.png")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["pose"]) == {"yaw", "pitch", "roll"} and (tmp_path / "p.png").is_file()
+    assert main(args) == 2 and "pose needs --query" in capsys.readouterr().err
+    # groundlm merge: the model with itself by layer selection takes nothing from the "fine-tune".
+    merged = tmp_path / "merged"
+    merge = ["merge", "--base", str(final), "--tuned", str(final), "--out", str(merged), "--method", "layer_select"]
+    assert main(merge) == 0 and "base: " in capsys.readouterr().out
+    assert json.loads((merged / "merge.json").read_text())["taken"] == {
+        "base": len(json.loads((merged / "merge.json").read_text())["layers"]["layers"])
+    }
+    assert main(["merge", "--base", str(final), "--tuned", str(tmp_path / "nope"), "--out", str(merged)]) == 2
 
 
 def test_two_processes_equal_one_process(tmp_path, tiny_split):
@@ -121,3 +135,21 @@ def test_gradient_accumulation_matches_one_big_batch(tmp_path, tiny_split):
         assert torch.allclose(a[k], b[k], atol=1e-5), k
     with pytest.raises(UserError, match="multiple of grad_accum"):
         train(load_config(tiny_train_config(tmp_path / "x", tiny_split, grad_accum=3)), progress=False)
+
+
+def test_tasks_train_and_evaluate_on_their_own_splits(tmp_path, tiny_split):
+    from groundlm.data.synth.writer import write_split
+
+    heads = tmp_path / "heads"
+    write_split(heads, 4, seed=2, size=32, domain="headshot", progress=False)
+    tasks = [
+        {"name": "pose", "weight": 1, "data": f"spatialworld:{heads}", "val": f"spatialworld:{heads}"},
+        {"name": "refer", "weight": 0.5},  # the config's train and val splits
+    ]
+    cfg = load_config(
+        tiny_train_config(tmp_path, tiny_split, tasks=tasks, max_steps=2, eval_every=2, save_every=0, max_new_tokens=4)
+    )
+    summary = train(cfg, progress=False)
+    assert set(summary["eval_tasks"]) == {"pose", "refer"} and "mae" in summary["eval"]
+    with pytest.raises(UserError, match="quote it"):
+        load_config(tiny_train_config(tmp_path / "bad", tiny_split, lora={"r": 4, True: ["language"]}))

@@ -39,7 +39,7 @@ class LoraSpec:
     r: int = 8
     alpha: int = 16
     dropout: float = 0.0
-    on: tuple[str, ...] = ("language",)  # "language" and/or "vision"
+    towers: tuple[str, ...] = ("language",)  # "language" and/or "vision" (not "on": YAML reads that as True)
     target_modules: tuple[str, ...] | None = None  # None: DEFAULT_TARGETS of each backbone
 
     @classmethod
@@ -50,7 +50,7 @@ class LoraSpec:
 
 def _parts(model: GroundedVLM, spec: LoraSpec) -> list[tuple[str, nn.Module, str]]:
     parts = []
-    for name in spec.on:
+    for name in spec.towers:
         if name == "language":
             parts.append((name, model.lm, model.config.language.kind))
         elif name == "vision":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from groundlm.tasks.base import Example, Task
 from groundlm.tasks.grounded_list import GroundedListTask
+from groundlm.tasks.pose import PoseTask
 from groundlm.tasks.refer import ReferTask
 from groundlm.tasks.region_caption import RegionCaptionTask
 
@@ -11,6 +12,7 @@ TASKS: dict[str, type[Task]] = {
     "refer": ReferTask,
     "region_caption": RegionCaptionTask,
     "grounded_list": GroundedListTask,
+    "pose": PoseTask,
 }
 
 
@@ -20,4 +22,4 @@ def build_task(name: str, **options) -> Task:
     return TASKS[name](**options)
 
 
-__all__ = ["TASKS", "Example", "GroundedListTask", "ReferTask", "RegionCaptionTask", "Task", "build_task"]
+__all__ = ["TASKS", "Example", "GroundedListTask", "PoseTask", "ReferTask", "RegionCaptionTask", "Task", "build_task"]

@@ -24,9 +24,14 @@ class SplitSpec:
 
 @dataclass
 class TaskSpec:
+    """A task in the training mixture. ``data`` (optional) trains this task on its own split instead of ``train``,
+    and ``val`` evaluates it on its own split instead of ``val``."""
+
     name: str
     weight: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)
+    data: SplitSpec | None = None
+    val: SplitSpec | None = None
 
 
 @dataclass
@@ -65,12 +70,13 @@ def _typed(cls, data: Any, where: str):
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a mapping, got {data!r}")
     known = {f.name: f for f in fields(cls)}
-    unknown = set(data) - set(known)
+    unknown = {str(k) for k in data} - set(known)
     if unknown:
-        raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        hint = " (YAML reads a bare on/off/yes/no key as a boolean; quote it)" if "True" in unknown else ""
+        raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}{hint}")
     out = {}
     for name, value in data.items():
-        if name in ("train", "val") and cls is TrainConfig:
+        if name in ("train", "val", "data") and cls in (TrainConfig, TaskSpec):
             value = (
                 None
                 if value is None

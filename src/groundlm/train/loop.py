@@ -174,7 +174,9 @@ def train(
     train_ds = _resolve_split(cfg.train, is_main, accelerator)
     val_ds = _resolve_split(cfg.val, is_main, accelerator) if cfg.val else None
     tasks = [build_task(t.name, **t.options) for t in cfg.tasks]
-    stream = ExampleStream(train_ds, tasks, [t.weight for t in cfg.tasks], cfg.seed)
+    task_train = [_resolve_split(t.data, is_main, accelerator) if t.data else train_ds for t in cfg.tasks]
+    task_val = [_resolve_split(t.val, is_main, accelerator) if t.val else val_ds for t in cfg.tasks]
+    stream = ExampleStream(task_train, tasks, [t.weight for t in cfg.tasks], cfg.seed)
 
     if ckpt is not None:
         model = GroundedVLM.from_pretrained(ckpt)
@@ -201,7 +203,7 @@ def train(
 
     bar = tqdm(total=cfg.max_steps, initial=start_step, desc="train", unit="step", disable=not (progress and is_main))
     t_start, seen = time.perf_counter(), 0
-    last_eval: dict[str, Any] = {}
+    evals: dict[str, dict[str, Any]] = {}  # latest metrics per task
     for step in range(start_step, cfg.max_steps):
         examples = stream.batch(step * cfg.batch_size, cfg.batch_size)
         batches = []
@@ -240,16 +242,21 @@ def train(
             bar.update(1)
             log.log(step + 1, "train", {"loss": loss_total, "lr": scheduler.get_last_lr()[0], "samples_per_s": rate})
         done = step + 1
-        if val_ds is not None and cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.max_steps):
+        due = cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.max_steps)
+        if due and any(v is not None for v in task_val):
             if is_main:
-                last_eval = evaluate_task(
-                    model, collator, tasks[0], val_ds, cfg.eval_items, cfg.max_new_tokens, cfg.num_beams, images
-                )
-                log.log(done, f"eval/{tasks[0].name}", last_eval)
-                tqdm.write(
-                    f"step {done}: {tasks[0].name} "
-                    + ", ".join(f"{k} {v:.3f}" for k, v in last_eval.items() if isinstance(v, float))
-                )
+                for task, split in zip(tasks, task_val):
+                    if split is None:
+                        continue
+                    metrics = evaluate_task(
+                        model, collator, task, split, cfg.eval_items, cfg.max_new_tokens, cfg.num_beams, images
+                    )
+                    evals[task.name] = metrics
+                    log.log(done, f"eval/{task.name}", metrics)
+                    tqdm.write(
+                        f"step {done}: {task.name} "
+                        + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+                    )
             accelerator.wait_for_everyone()
         if cfg.save_every and (done % cfg.save_every == 0 or done == cfg.max_steps):
             if is_main:
@@ -270,7 +277,8 @@ def train(
             "examples": cfg.max_steps * cfg.batch_size,
             "processes": world,
             "train_seconds": round(time.perf_counter() - t_start, 1),
-            "eval": last_eval,
+            "eval": evals.get(tasks[0].name, {}),  # the first task's, as a run's headline
+            "eval_tasks": evals,
             "final_model": str(run_dir / "final"),
         }
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -35,10 +35,21 @@ class ImageCache:
 
 
 class ExampleStream:
-    def __init__(self, dataset: SampleDataset, tasks: Sequence[Task], weights: Sequence[float], seed: int) -> None:
+    """``dataset`` is one split for every task, or a sequence of splits, one per task (e.g. pose data mixed with
+    the grounding data it rehearses)."""
+
+    def __init__(
+        self,
+        dataset: SampleDataset | Sequence[SampleDataset],
+        tasks: Sequence[Task],
+        weights: Sequence[float],
+        seed: int,
+    ) -> None:
         if len(tasks) != len(weights) or not tasks:
             raise ValueError("need one weight per task and at least one task")
-        self.dataset = dataset
+        self.datasets = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset] * len(tasks)
+        if len(self.datasets) != len(tasks):
+            raise ValueError(f"need one dataset per task ({len(tasks)}), got {len(self.datasets)}")
         self.tasks = list(tasks)
         w = np.asarray(weights, dtype=np.float64)
         if np.any(w < 0) or w.sum() <= 0:
@@ -46,16 +57,16 @@ class ExampleStream:
         self.probs = w / w.sum()
         self.seed = seed
         # Samples that have at least one item, per task (indices into the dataset).
-        self.usable = [[i for i, s in enumerate(dataset) if task.items(s)] for task in self.tasks]
-        for task, usable in zip(self.tasks, self.usable):
-            if not usable and self.probs[self.tasks.index(task)] > 0:
-                raise ValueError(f"no sample of {dataset.name} has anything for task {task.name!r}")
+        self.usable = [[i for i, s in enumerate(ds) if task.items(s)] for task, ds in zip(self.tasks, self.datasets)]
+        for t, (task, ds) in enumerate(zip(self.tasks, self.datasets)):
+            if not self.usable[t] and self.probs[t] > 0:
+                raise ValueError(f"no sample of {ds.name} has anything for task {task.name!r}")
 
     def example(self, index: int) -> Example:
         rng = np.random.default_rng([self.seed, index])
         t = int(rng.choice(len(self.tasks), p=self.probs))
         task = self.tasks[t]
-        sample = self.dataset[self.usable[t][int(rng.integers(len(self.usable[t])))]]
+        sample = self.datasets[t][self.usable[t][int(rng.integers(len(self.usable[t])))]]
         items = task.items(sample)
         return task.example(sample, items[int(rng.integers(len(items)))], rng)
 

@@ -208,7 +208,8 @@ def _place(rng, st: SceneType, domain: Domain, cam: Camera, radius: float, taken
 
 def sample_scene(rng: np.random.Generator, st: SceneType, domain: Domain, width: int, height: int) -> Scene:
     """Draw one scene; the same generator state gives the same scene."""
-    cam = Camera(width, height, _uniform(rng, st.fov), _uniform(rng, st.cam_height), _uniform(rng, st.tilt))
+    cam_height, tilt = domain.cam_height or st.cam_height, domain.tilt or st.tilt
+    cam = Camera(width, height, _uniform(rng, st.fov), _uniform(rng, cam_height), _uniform(rng, tilt))
     elevation = math.radians(rng.uniform(35, 70))
     azimuth = math.radians(rng.uniform(-150, -30))
     light_dir = np.array(
@@ -217,8 +218,10 @@ def sample_scene(rng: np.random.Generator, st: SceneType, domain: Domain, width:
     taken: list = []
     instance = 1
     people = []
-    for _ in range(int(rng.integers(st.n_people[0], st.n_people[1] + 1))):
-        pos = _place(rng, st, domain, cam, 0.25, taken, dist=(max(1.2, domain.distance[0]), 3.2))
+    n_people = domain.people or st.n_people
+    person_distance = domain.person_distance or (max(1.2, domain.distance[0]), 3.2)
+    for _ in range(int(rng.integers(n_people[0], n_people[1] + 1))):
+        pos = _place(rng, st, domain, cam, 0.25, taken, dist=person_distance)
         if pos is None:
             continue
         yaw = float(rng.uniform(-domain.yaw, domain.yaw))

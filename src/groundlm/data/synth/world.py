@@ -130,6 +130,12 @@ class Domain:
     hair: tuple[tuple[float, float, float], ...] = ((0.1, 0.07, 0.05), (0.35, 0.2, 0.1), (0.8, 0.7, 0.45))
     tint: tuple[float, float, float] = (1.0, 1.0, 1.0)  # multiplies floor and wall colours
     scene_weights: dict[str, float] = field(default_factory=dict)
+    # Overrides of the scene type's ranges (None keeps the scene type's): close-up domains put people near the
+    # camera at head height, as face datasets (300W-LP, AFLW2000) frame their subjects.
+    people: tuple[int, int] | None = None
+    person_distance: tuple[float, float] | None = None  # metres along Y; default (max(1.2, distance[0]), 3.2)
+    cam_height: tuple[float, float] | None = None
+    tilt: tuple[float, float] | None = None
 
 
 _BASE_PALETTE = {
@@ -182,6 +188,39 @@ DOMAINS: dict[str, Domain] = {
             {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
             (1.0, 2.6),
             scene_weights={"studio": 3.0, "room": 1.0},
+        ),
+        # Head-pose domains: one or two people close to a camera at head height (heads 25-50 px at 128 px).
+        # "headshot" trains (the 300W-LP analogue), "headshot-dusk" tests (the AFLW2000 analogue): other light,
+        # colours, rooms and a narrower pose range.
+        Domain(
+            "headshot",
+            _BASE_PALETTE,
+            (0.7, 0.9),
+            (0.25, 0.35),
+            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
+            (2.5, 6.0),
+            scene_weights={"studio": 2.0, "room": 1.0},
+            people=(1, 2),
+            person_distance=(0.6, 1.1),
+            cam_height=(1.55, 1.75),
+            tilt=(0.0, 8.0),
+        ),
+        Domain(
+            "headshot-dusk",
+            {k: (0.85 * v[0] + 0.08, 0.8 * v[1] + 0.03, 0.75 * v[2]) for k, v in _BASE_PALETTE.items()},
+            (0.45, 0.65),
+            (0.15, 0.25),
+            {"solid": 0.6, "striped": 0.15, "checkered": 0.1, "dotted": 0.15},
+            (2.5, 6.0),
+            tint=(0.95, 0.82, 0.7),
+            yaw=75.0,
+            pitch=35.0,
+            roll=25.0,
+            scene_weights={"courtyard": 1.0, "corridor": 1.0, "warehouse": 1.0},
+            people=(1, 2),
+            person_distance=(0.6, 1.1),
+            cam_height=(1.55, 1.75),
+            tilt=(0.0, 8.0),
         ),
     )
 }

@@ -1,0 +1,360 @@
+"""``groundlm bench hpe``: the HPE-CogVLM pipeline, end to end, and its table (DESIGN.md 6.1).
+
+1. a grounding base model (``refer``: expression -> box), the analogue of CogVLM-grounding (or ``base_model``);
+2. LoRA fine-tunes for head pose (``pose``), one per rehearsal ratio ``r``: a share ``r`` of the examples are
+   grounding examples from the base model's data, the rest pose examples;
+3. merges of the base and the fine-tune trained at ``merge_ratio``: task arithmetic, TIES, DARE (linear) and the
+   layer-selection merge per threshold ``τ``;
+4. the CNN crop baseline (6DRepNet-style, on ground-truth head crops) and a mean-pose floor (the training set's
+   mean angles for every head).
+
+Train on domain A, test on domain B: by default SpatialWorld ``headshot`` -> ``headshot-dusk`` (the analogue of
+300W-LP -> AFLW2000); ``train``/``test`` URIs run the same protocol on real data. Every number comes from this run.
+Columns: MAE per angle and mean (degrees, over valid answers), invalid share (of which blended and unparsed),
+head-box Acc@0.5, and grounding Acc@0.5 on the test domain's referring expressions (forgetting).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from groundlm import data
+from groundlm.adapters.lora import LoraSpec
+from groundlm.adapters.merge import merge_models
+from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
+from groundlm.data.show import draw_pose_axes
+from groundlm.errors import UserError
+from groundlm.evaluation.table import format_table
+from groundlm.metrics.pose import pose_metrics
+from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
+from groundlm.models.vlm import GroundedVLM
+from groundlm.tasks import PoseTask, ReferTask
+from groundlm.train.collate import Collator
+from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
+from groundlm.train.evaluate import generate_texts
+from groundlm.train.loop import train
+from groundlm.train.stream import ImageCache, evaluation_examples
+
+COLUMNS = ("yaw", "pitch", "roll", "mae", "invalid", "blended", "head_acc50", "grounding_acc50")
+
+
+def _quick_model() -> VLMConfig:
+    return VLMConfig(
+        vision=VisionConfig(
+            kind="vit", image_size=128, patch_size=16, hidden_size=128, num_layers=3, num_heads=4, intermediate_size=256
+        ),
+        language=LanguageConfig(
+            kind="llama", hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, max_positions=256
+        ),
+        patch_position="sincos",
+    )
+
+
+@dataclass
+class HpeBenchConfig:
+    run_dir: str = "runs/bench-hpe"
+    data_dir: str = "runs/data"  # where generated SpatialWorld splits are kept (and reused)
+    train: str | None = None  # URI of the pose training data (domain A); None: SpatialWorld "headshot"
+    test: str | None = None  # URI of the pose test data (domain B); None: SpatialWorld "headshot-dusk"
+    grounding: str | None = None  # URI of grounding data for the base and rehearsal; None: the train split
+    grounding_test: str | None = None  # None: the test split
+    n_train: int = 3000
+    n_test: int = 300
+    size: int = 128
+    base_model: str | None = None  # a trained grounding model directory: skip step 1
+    model: VLMConfig = field(default_factory=_quick_model)
+    base_steps: int = 500
+    base_lr: float = 1e-3
+    lora: LoraSpec = field(default_factory=lambda: LoraSpec(r=16, alpha=32, towers=("language", "vision")))
+    lora_steps: int = 500
+    lora_lr: float = 1e-3
+    ratios: tuple[float, ...] = (0.0, 0.25, 0.5)
+    merge_ratio: float = 0.0  # the fine-tune that is merged with the base
+    task_weight: float = 1.0  # λ of task arithmetic, TIES and DARE
+    density: float = 0.5  # kept share of TIES and DARE
+    taus: tuple[float, ...] = (0.999, 0.9999)
+    granularity: str = "module"
+    cnn: CropPoseConfig = field(default_factory=CropPoseConfig)
+    batch_size: int = 32
+    eval_items: int = 200
+    pictures: int = 6
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # make demo: one rehearsal ratio, one threshold, within 15 minutes on 2 CPU cores.
+    "demo": dict(
+        n_train=2000,
+        n_test=200,
+        base_steps=400,
+        lora_steps=450,
+        ratios=(0.25,),
+        merge_ratio=0.25,
+        taus=(0.9999,),
+        eval_items=150,
+        cnn=CropPoseConfig(steps=800),
+    ),
+    # --quick: the full table on 2 CPU cores within 30 minutes.
+    "quick": dict(),
+    # The sizes meant for a GPU.
+    "full": dict(
+        n_train=20000,
+        n_test=1000,
+        size=224,
+        base_steps=6000,
+        lora_steps=4000,
+        eval_items=1000,
+        ratios=(0.0, 0.1, 0.25, 0.5),
+        taus=(0.99, 0.999, 0.9999),
+        cnn=CropPoseConfig(steps=10000),
+        model=VLMConfig(
+            vision=VisionConfig(
+                kind="vit",
+                image_size=224,
+                patch_size=16,
+                hidden_size=384,
+                num_layers=6,
+                num_heads=6,
+                intermediate_size=1536,
+            ),
+            language=LanguageConfig(
+                kind="llama", hidden_size=512, num_layers=8, num_heads=8, intermediate_size=1536, max_positions=512
+            ),
+            patch_position="sincos",
+        ),
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> HpeBenchConfig:
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return replace(HpeBenchConfig(), **{**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+
+# -------------------------------------------------------------------------------------------------------------
+
+
+def _split(cfg: HpeBenchConfig, uri: str | None, name: str, domain: str, n: int, seed: int) -> SplitSpec:
+    if uri is not None:
+        return SplitSpec(uri)
+    path = Path(cfg.data_dir) / f"{domain}-{name}-{n}-{cfg.size}"
+    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": domain, "workers": 2})
+
+
+def _train_config(
+    cfg: HpeBenchConfig, run_dir: Path, tasks: list[TaskSpec], steps: int, lr: float, **kw
+) -> TrainConfig:
+    return TrainConfig(
+        run_dir=str(run_dir),
+        train=tasks[0].data,
+        tasks=tasks,
+        model=cfg.model,
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        lr=lr,
+        max_steps=steps,
+        eval_every=0,
+        save_every=0,
+        **kw,
+    )
+
+
+def _evaluate_vlm(model: GroundedVLM, pose_examples, refer_examples, images: ImageCache) -> tuple[dict, list]:
+    collator = Collator.for_model(model)
+    pose_task, refer_task = PoseTask(), ReferTask()
+    texts = generate_texts(model, collator, pose_examples, images, max_new_tokens=40, progress=True)
+    preds = [pose_task.decode(t, e) for t, e in zip(texts, pose_examples)]
+    m = pose_task.score(preds, pose_examples)
+    out = {k: m[k] for k in ("yaw", "pitch", "roll", "mae", "invalid", "blended")}
+    out["head_acc50"] = m["box_acc50"]
+    if refer_examples:
+        texts = generate_texts(model, collator, refer_examples, images, max_new_tokens=24, progress=True)
+        g = refer_task.score([refer_task.decode(t, e) for t, e in zip(texts, refer_examples)], refer_examples)
+        out["grounding_acc50"] = g["acc50"]
+    else:
+        out["grounding_acc50"] = None
+    return out, preds
+
+
+def _draw(example, pred, path: Path, scale: int = 3) -> None:
+    """The image with the true head box (green) and the predicted box (red) and pose axes."""
+    image = example.sample.load_image().convert("RGB")
+    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(image)
+    head = example.answer
+    draw.rectangle([v * scale for v in head.box], outline=(0, 220, 0), width=2)
+    label = f"true {head.yaw:+.0f} {head.pitch:+.0f} {head.roll:+.0f}"
+    if pred.box is not None:
+        draw.rectangle([v * scale for v in pred.box], outline=(230, 30, 30), width=2)
+    if pred.pose is not None:
+        x0, y0, x1, y1 = pred.box
+        size = max(x1 - x0, 12) * 0.9 * scale
+        draw_pose_axes(draw, ((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale), *pred.pose, size)
+        label += f" | pred {pred.pose[0]:+.0f} {pred.pose[1]:+.0f} {pred.pose[2]:+.0f}"
+    else:
+        label += f" | {pred.kind}"
+    draw.rectangle([0, 0, image.width, 14], fill=(0, 0, 0))
+    draw.text((3, 1), label, fill=(255, 255, 255))
+    image.save(path)
+
+
+def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
+    """Run the whole pipeline; returns ``{"config", "rows", "seconds", "run_dir", "pictures"}`` and writes it to
+    ``run_dir/bench-hpe.json``. Models go to ``run_dir/models/``; the run directory is started afresh."""
+    t0 = time.perf_counter()
+    run = Path(cfg.run_dir)
+    shutil.rmtree(run / "models", ignore_errors=True)
+    shutil.rmtree(run / "pictures", ignore_errors=True)
+    (run / "models").mkdir(parents=True, exist_ok=True)
+    log = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)
+
+    train_spec = _split(cfg, cfg.train, "train", "headshot", cfg.n_train, cfg.seed)
+    test_spec = _split(cfg, cfg.test, "test", "headshot-dusk", cfg.n_test, cfg.seed + 1)
+    ground_spec = SplitSpec(cfg.grounding) if cfg.grounding else train_spec
+    ground_test_spec = SplitSpec(cfg.grounding_test) if cfg.grounding_test else test_spec
+    for spec in (train_spec, test_spec):
+        if spec.generate and not (Path(spec.uri.split(":", 1)[1]) / "annotations.jsonl").is_file():
+            from groundlm.data.synth.writer import write_split
+
+            log(f"generating {spec.uri}")
+            write_split(spec.uri.split(":", 1)[1], **spec.generate)
+    train_ds, test_ds = data.load(train_spec.uri), data.load(test_spec.uri)
+    ground_test = data.load(ground_test_spec.uri)
+    pose_examples = evaluation_examples(test_ds, PoseTask(), cfg.eval_items)
+    if not pose_examples:
+        raise UserError(f"{test_spec.uri}: no head with a pose to test on")
+    refer_examples = evaluation_examples(ground_test, ReferTask(), cfg.eval_items)
+    has_grounding = any(ReferTask().items(s) for s in data.load(ground_spec.uri))
+    images = ImageCache()
+    rows: list[dict[str, Any]] = []
+    preds_of: dict[str, list] = {}
+
+    def add(name: str, metrics: dict[str, Any], **info: Any) -> None:
+        rows.append({"row": name, **{k: metrics.get(k) for k in COLUMNS}, **info})
+        log(format_table("", [(name, {k: metrics.get(k) for k in COLUMNS})]).split("\n", 3)[-1].split("\n")[0])
+
+    # Floor: the mean training pose for every test head.
+    train_poses = np.array([(h.yaw, h.pitch, h.roll) for s in train_ds for h in s.heads], dtype=np.float64)
+    mean_pose = tuple(float(v) for v in train_poses.mean(0))
+    gts = [(e.answer.yaw, e.answer.pitch, e.answer.roll) for e in pose_examples]
+    floor = pose_metrics([mean_pose] * len(gts), gts)
+    add("mean-pose floor", {**floor, "blended": 0.0}, mean_pose=[round(v, 2) for v in mean_pose])
+
+    # CNN crop baseline on ground-truth head boxes.
+    log("training the CNN crop baseline")
+    cnn = train_crop_pose(train_ds, cfg.cnn, progress=progress)
+    cnn.save(run / "models" / "cnn")
+    cnn_preds = [predict_crop_pose(cnn, images.get(e.sample), [e.answer.box])[0] for e in pose_examples]
+    add("CNN crop (6DRepNet-style)", {**pose_metrics(cnn_preds, gts), "blended": 0.0})
+
+    # 1. Grounding base.
+    models = run / "models"
+    if cfg.base_model:
+        base_dir = Path(cfg.base_model)
+    else:
+        if not has_grounding:
+            raise UserError(f"{ground_spec.uri}: no referring expressions to train the grounding base on")
+        log("training the grounding base model (refer)")
+        base_run = models / "base"
+        train(
+            _train_config(cfg, base_run, [TaskSpec("refer", 1.0, data=ground_spec)], cfg.base_steps, cfg.base_lr),
+            progress=progress,
+        )
+        base_dir = base_run / "final"
+    base_metrics, _ = _evaluate_vlm(GroundedVLM.from_pretrained(base_dir), pose_examples, refer_examples, images)
+    add("grounding base (no pose)", base_metrics)
+
+    # 2. LoRA fine-tunes per rehearsal ratio.
+    tuned: dict[float, Path] = {}
+    for r in cfg.ratios:
+        if r > 0 and not has_grounding:
+            log(f"skipping rehearsal ratio {r}: {ground_spec.uri} has no grounding data")
+            continue
+        log(f"LoRA fine-tuning for pose, rehearsal ratio {r}")
+        tasks = [TaskSpec("pose", 1.0 - r, data=train_spec)]
+        if r > 0:
+            tasks.append(TaskSpec("refer", r, data=ground_spec))
+        lora_run = models / f"lora-r{r:g}"
+        train(
+            _train_config(cfg, lora_run, tasks, cfg.lora_steps, cfg.lora_lr, init_from=str(base_dir), lora=cfg.lora),
+            progress=progress,
+        )
+        tuned[r] = lora_run / "final"
+        name = f"LoRA only, r={r:g}"
+        metrics, preds_of[name] = _evaluate_vlm(
+            GroundedVLM.from_pretrained(tuned[r]), pose_examples, refer_examples, images
+        )
+        add(name, metrics, ratio=r)
+
+    # 3. Merges of the base with one fine-tune.
+    if cfg.merge_ratio in tuned:
+        ft = tuned[cfg.merge_ratio]
+        merges: list[tuple[str, dict[str, Any]]] = [
+            ("task arithmetic", {"method": "task_arithmetic", "weights": [cfg.task_weight]}),
+            ("TIES", {"method": "ties", "weights": [cfg.task_weight], "density": cfg.density}),
+            ("DARE (linear)", {"method": "dare_linear", "weights": [cfg.task_weight], "density": cfg.density}),
+        ] + [
+            (f"layer selection, τ={tau:g}", {"method": "layer_select", "tau": tau, "granularity": cfg.granularity})
+            for tau in cfg.taus
+        ]
+        for name, kwargs in merges:
+            out_dir = models / f"merge-{kwargs['method']}-{kwargs.get('tau', '')}".rstrip("-")
+            log(f"merging: {name}")
+            report = merge_models(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
+            metrics, preds_of[name] = _evaluate_vlm(
+                GroundedVLM.from_pretrained(out_dir), pose_examples, refer_examples, images
+            )
+            info = {"merged_ratio": cfg.merge_ratio, **{k: v for k, v in kwargs.items() if k != "method"}}
+            if "taken" in report:
+                info["layers_taken"] = report["taken"]
+            add(name, metrics, **info)
+    else:
+        log(f"no fine-tune at merge_ratio {cfg.merge_ratio}: merges skipped")
+
+    # Pictures of the VLM row with the lowest MAE.
+    pictures: list[str] = []
+    valid = [r for r in rows if r["row"] in preds_of and r["mae"] is not None and not math.isnan(r["mae"])]
+    if valid and cfg.pictures:
+        best = min(valid, key=lambda r: r["mae"])
+        (run / "pictures").mkdir(parents=True, exist_ok=True)
+        for i, (e, p) in enumerate(list(zip(pose_examples, preds_of[best["row"]]))[: cfg.pictures]):
+            path = run / "pictures" / f"{i:02d}-{e.sample.id}.png"
+            _draw(e, p, path)
+            pictures.append(str(path))
+    result = {
+        "config": cfg.to_dict(),
+        "rows": rows,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "run_dir": str(run),
+        "pictures": pictures,
+        "best_vlm_row": min(valid, key=lambda r: r["mae"])["row"] if valid else None,
+        "test_heads": len(pose_examples),
+        "grounding_items": len(refer_examples),
+    }
+    (run / "bench-hpe.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def format_hpe_table(result: dict[str, Any]) -> str:
+    rows = [(r["row"], {k: r[k] for k in COLUMNS}) for r in result["rows"]]
+    cfg = result["config"]
+    title = (
+        f"HPE-CogVLM bench: train {cfg['train'] or 'SpatialWorld headshot'} -> test "
+        f"{cfg['test'] or 'SpatialWorld headshot-dusk'}; {result['test_heads']} test heads, "
+        f"{result['grounding_items']} grounding items; angles in degrees (MAE over valid answers); "
+        f"{result['seconds'] / 60:.1f} min"
+    )
+    return format_table(title, rows)

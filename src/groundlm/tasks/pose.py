@@ -1,0 +1,95 @@
+"""``pose``: the full image and a described person in, that person's head box and (yaw, pitch, roll) out as text.
+
+The answer is the one string of :mod:`groundlm.formats.pose` (``[[x0,y0,x1,y1]] yaw:+12.5 pitch:-3.0 roll:+0.8``,
+box on the CogVLM 000-999 grid, degrees). The person is named by one of the sample's unique referring expressions
+for their body ("the person in the red shirt"), or as "the person" when they are the only one with a visible head.
+
+Decoding sorts answers into three kinds, so that a model which mixes up skills shows it:
+
+* ``ok``: one box and three angles within range;
+* ``blended``: a parse that mixes tasks (a box without angles, i.e. a detection-only answer; two boxes; an angle out
+  of range), :data:`groundlm.formats.pose.BLENDED_ERRORS`;
+* ``unparsed``: anything else (no box and no angles, malformed syntax).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from groundlm.data.sample import Head, Sample
+from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec
+from groundlm.metrics.pose import pose_metrics
+from groundlm.tasks.base import Box, Example, Task, pick
+from groundlm.tasks.prompts import POSE_PROMPTS
+
+Pose = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class PoseItem:
+    head: Head
+    expressions: tuple[str, ...]  # ways to name the person, shortest first
+
+
+@dataclass(frozen=True)
+class PosePrediction:
+    box: Box | None
+    pose: Pose | None  # None unless the answer is ``ok``
+    kind: str  # "ok" | "blended" | "unparsed"
+    error: str | None = None  # the parser's error code
+
+
+def person_expressions(sample: Sample, head: Head) -> tuple[str, ...]:
+    """Unique expressions naming the person a head belongs to, shortest first (empty when there is none)."""
+    texts = [r.text for r in sample.referring if head.person >= 0 and r.region == head.person]
+    if not texts and len(sample.heads) == 1:
+        texts = ["the person"]
+    return tuple(sorted(set(texts), key=lambda t: (len(t), t)))
+
+
+class PoseTask(Task):
+    name = "pose"
+
+    def __init__(self, max_abs: float = 180.0) -> None:
+        self.codec = PoseCodec(max_abs=max_abs)
+
+    def items(self, sample: Sample) -> list[PoseItem]:
+        out = []
+        for head in sample.heads:
+            expressions = person_expressions(sample, head)
+            if expressions:
+                out.append(PoseItem(head, expressions))
+        return out
+
+    def example(self, sample: Sample, item: PoseItem, rng: np.random.Generator | None) -> Example:
+        h = item.head
+        expr = pick(item.expressions, rng)
+        prompt = "<image>" + pick(POSE_PROMPTS, rng).format(expr=expr)
+        target = self.codec.render(h.box, h.yaw, h.pitch, h.roll, sample.width, sample.height)
+        return Example(prompt, target, sample, answer=h)
+
+    def decode(self, text: str, example: Example) -> PosePrediction:
+        result = self.codec.parse(text, example.sample.width, example.sample.height)
+        box = result.boxes[0] if result.boxes else None
+        if result.error is None:
+            return PosePrediction(box, result.pose, "ok")
+        kind = "blended" if result.error in BLENDED_ERRORS else "unparsed"
+        return PosePrediction(box, None, kind, result.error)
+
+    def score(self, predictions: Sequence[PosePrediction], examples: Sequence[Example]) -> dict[str, float]:
+        """:func:`groundlm.metrics.pose.pose_metrics` (MAE per angle, invalid share, head-box Acc@0.5) plus the
+        shares of ``blended`` and ``unparsed`` answers among all answers."""
+        heads = [e.answer for e in examples]
+        out = pose_metrics(
+            [p.pose for p in predictions],
+            [(h.yaw, h.pitch, h.roll) for h in heads],
+            [p.box for p in predictions],
+            [h.box for h in heads],
+        )
+        n = max(len(predictions), 1)
+        out["blended"] = sum(p.kind == "blended" for p in predictions) / n
+        out["unparsed"] = sum(p.kind == "unparsed" for p in predictions) / n
+        return out
