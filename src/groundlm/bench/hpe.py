@@ -33,7 +33,7 @@ from groundlm.adapters.merge import merge_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
 from groundlm.data.show import draw_pose_axes
 from groundlm.errors import UserError
-from groundlm.evaluation.table import format_table
+from groundlm.evaluation.table import format_table, format_value
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.models.vlm import GroundedVLM
@@ -244,7 +244,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
 
     def add(name: str, metrics: dict[str, Any], **info: Any) -> None:
         rows.append({"row": name, **{k: metrics.get(k) for k in COLUMNS}, **info})
-        log(format_table("", [(name, {k: metrics.get(k) for k in COLUMNS})]).split("\n", 3)[-1].split("\n")[0])
+        log(f"{name}: " + ", ".join(f"{k} {format_value(metrics.get(k))}" for k in COLUMNS))
 
     # Floor: the mean training pose for every test head.
     train_poses = np.array([(h.yaw, h.pitch, h.roll) for s in train_ds for h in s.heads], dtype=np.float64)
