@@ -36,21 +36,23 @@ Granularity = Literal["module", "block"]
 _BLOCK = re.compile(r"^(.*?\.(?:layers|layer|h|blocks|stages)\.\d+)\.")
 
 
-def task_vectors(base: State, tuned: Sequence[State]) -> list[State]:
-    """``Δ_t = θ_t − θ_base`` for every floating-point tensor of the base (shapes must agree)."""
-    out = []
+def check_compatible(base: State, tuned: Sequence[State]) -> None:
+    """Every fine-tune holds every tensor of the base, in the same shape."""
     for t, state in enumerate(tuned):
-        delta = {}
         for name, w in base.items():
-            if not torch.is_floating_point(w):
-                continue
             if name not in state:
                 raise ValueError(f"model {t} has no tensor {name!r}; merging needs fine-tunes of the same base")
             if state[name].shape != w.shape:
                 raise ValueError(f"{name}: shape {tuple(state[name].shape)} in model {t}, {tuple(w.shape)} in base")
-            delta[name] = state[name].float() - w.float()
-        out.append(delta)
-    return out
+
+
+def task_vectors(base: State, tuned: Sequence[State]) -> list[State]:
+    """``Δ_t = θ_t − θ_base`` for every floating-point tensor of the base (shapes must agree)."""
+    check_compatible(base, tuned)
+    return [
+        {name: state[name].float() - w.float() for name, w in base.items() if torch.is_floating_point(w)}
+        for state in tuned
+    ]
 
 
 def merge_deltas(
@@ -122,11 +124,11 @@ def layer_of(name: str, granularity: Granularity) -> str:
 def cosine(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
     """``cos(vec a, vec b) = <a, b> / (|a| |b|)`` over the concatenation of the tensors; 1.0 when both are equal
     (including both zero), 0.0 when exactly one is zero."""
+    if all(torch.equal(x, y) for x, y in zip(a, b)):
+        return 1.0
     dot = sum(float((x.double() * y.double()).sum()) for x, y in zip(a, b))
     na = math.sqrt(sum(float(x.double().pow(2).sum()) for x in a))
     nb = math.sqrt(sum(float(y.double().pow(2).sum()) for y in b))
-    if all(torch.equal(x, y) for x, y in zip(a, b)):
-        return 1.0
     if na == 0.0 or nb == 0.0:
         return 0.0
     return dot / (na * nb)
@@ -167,7 +169,7 @@ def layer_select_merge(
     """
     if not tuned:
         raise ValueError("layer selection needs at least one fine-tuned model")
-    task_vectors(base, tuned)  # validates names and shapes
+    check_compatible(base, tuned)
     groups: dict[str, list[str]] = {}
     for name in base:
         groups.setdefault(layer_of(name, granularity), []).append(name)

@@ -103,20 +103,23 @@ def _to_tensor(crop: Image.Image) -> torch.Tensor:
 
 
 def head_crops(
-    dataset: SampleDataset, margin: float, size: int, progress: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Crops ``[N, 3, size, size]`` of every head in the split and their poses ``[N, 3]`` (degrees)."""
-    crops, poses = [], []
+    dataset: SampleDataset, margins: Sequence[float], size: int, progress: bool = False
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Crops ``[N, 3, size, size]`` of every head in the split, one tensor per margin (each image is read once),
+    and their poses ``[N, 3]`` (degrees)."""
+    crops: list[list[torch.Tensor]] = [[] for _ in margins]
+    poses = []
     for sample in tqdm(dataset, desc="crops", disable=not progress, leave=False):
         if not sample.heads:
             continue
         image = sample.load_image()
         for h in sample.heads:
-            crops.append(_to_tensor(loose_crop(image, h.box, margin, size)))
+            for out, m in zip(crops, margins):
+                out.append(_to_tensor(loose_crop(image, h.box, m, size)))
             poses.append((h.yaw, h.pitch, h.roll))
-    if not crops:
+    if not poses:
         raise ValueError(f"{dataset.name}: no head boxes to crop")
-    return torch.stack(crops), torch.tensor(poses, dtype=torch.float32)
+    return [torch.stack(c) for c in crops], torch.tensor(poses, dtype=torch.float32)
 
 
 def train_crop_pose(dataset: SampleDataset, config: CropPoseConfig, progress: bool = True) -> CropPoseNet:
@@ -125,8 +128,8 @@ def train_crop_pose(dataset: SampleDataset, config: CropPoseConfig, progress: bo
     rng = np.random.default_rng(config.seed)
     # Three margins cover the jitter range; each batch draws crops from all of them.
     margins = [config.margin - config.margin_jitter, config.margin, config.margin + config.margin_jitter]
-    sets = [head_crops(dataset, m, config.crop_size, progress) for m in margins]
-    n = sets[0][0].shape[0]
+    crops, poses = head_crops(dataset, margins, config.crop_size, progress)
+    n = poses.shape[0]
     model = CropPoseNet(config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / config.steps, 1))))
@@ -134,9 +137,9 @@ def train_crop_pose(dataset: SampleDataset, config: CropPoseConfig, progress: bo
     bar = tqdm(range(config.steps), desc="crop baseline", unit="step", disable=not progress)
     for _ in bar:
         idx = rng.integers(n, size=config.batch_size)
-        which = rng.integers(len(sets), size=config.batch_size)
-        x = torch.stack([sets[w][0][i] for w, i in zip(which, idx)])
-        pose = torch.stack([sets[w][1][i] for w, i in zip(which, idx)])
+        which = rng.integers(len(crops), size=config.batch_size)
+        x = torch.stack([crops[w][i] for w, i in zip(which, idx)])
+        pose = poses[torch.from_numpy(idx)]
         if config.flip:
             flip = torch.from_numpy(rng.random(config.batch_size) < 0.5)
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)

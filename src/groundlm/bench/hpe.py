@@ -225,19 +225,22 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     test_spec = _split(cfg, cfg.test, "test", "headshot-dusk", cfg.n_test, cfg.seed + 1)
     ground_spec = SplitSpec(cfg.grounding) if cfg.grounding else train_spec
     ground_test_spec = SplitSpec(cfg.grounding_test) if cfg.grounding_test else test_spec
-    for spec in (train_spec, test_spec):
-        if spec.generate and not (Path(spec.uri.split(":", 1)[1]) / "annotations.jsonl").is_file():
-            from groundlm.data.synth.writer import write_split
+    loaded: dict[str, data.SampleDataset] = {}
 
-            log(f"generating {spec.uri}")
-            write_split(spec.uri.split(":", 1)[1], **spec.generate)
-    train_ds, test_ds = data.load(train_spec.uri), data.load(test_spec.uri)
-    ground_test = data.load(ground_test_spec.uri)
+    def load(spec: SplitSpec) -> data.SampleDataset:
+        if spec.uri not in loaded:
+            if spec.missing:
+                log(f"generating {spec.uri}")
+                spec.make()
+            loaded[spec.uri] = data.load(spec.uri)
+        return loaded[spec.uri]
+
+    train_ds, test_ds, ground_test = load(train_spec), load(test_spec), load(ground_test_spec)
     pose_examples = evaluation_examples(test_ds, PoseTask(), cfg.eval_items)
     if not pose_examples:
         raise UserError(f"{test_spec.uri}: no head with a pose to test on")
     refer_examples = evaluation_examples(ground_test, ReferTask(), cfg.eval_items)
-    has_grounding = any(ReferTask().items(s) for s in data.load(ground_spec.uri))
+    has_grounding = any(ReferTask().items(s) for s in load(ground_spec))
     images = ImageCache()
     rows: list[dict[str, Any]] = []
     preds_of: dict[str, list] = {}

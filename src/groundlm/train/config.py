@@ -21,6 +21,23 @@ class SplitSpec:
     uri: str
     generate: dict[str, Any] | None = None
 
+    @property
+    def path(self) -> Path:
+        """The folder of a SpatialWorld URI (``spatialworld:DIR`` or ``DIR``)."""
+        return Path(self.uri.split(":", 1)[1] if self.uri.startswith("spatialworld:") else self.uri)
+
+    @property
+    def missing(self) -> bool:
+        """True when the split is to be generated and its folder holds no annotations yet."""
+        return self.generate is not None and not (self.path / "annotations.jsonl").is_file()
+
+    def make(self) -> None:
+        """Generate the split (``groundlm data make`` with the ``generate`` arguments) if it is missing."""
+        if self.missing:
+            from groundlm.data.synth.writer import write_split
+
+            write_split(self.path, **self.generate)
+
 
 @dataclass
 class TaskSpec:

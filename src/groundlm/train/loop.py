@@ -41,15 +41,17 @@ from groundlm.train.stream import ExampleStream, ImageCache
 CHECKPOINTS = "checkpoints"
 
 
-def _resolve_split(spec: SplitSpec, is_main: bool, accelerator: Accelerator) -> data.SampleDataset:
-    path = Path(spec.uri.split(":", 1)[1] if spec.uri.startswith("spatialworld:") else spec.uri)
-    if spec.generate is not None and not (path / "annotations.jsonl").is_file():
-        if is_main:
-            from groundlm.data.synth.writer import write_split
-
-            write_split(path, **spec.generate)
-        accelerator.wait_for_everyone()
-    return data.load(spec.uri)
+def _resolve_split(
+    spec: SplitSpec, is_main: bool, accelerator: Accelerator, loaded: dict[str, data.SampleDataset]
+) -> data.SampleDataset:
+    """The split, generated first by the main process if needed; loaded once per URI (``loaded`` caches)."""
+    if spec.uri not in loaded:
+        if spec.missing:
+            if is_main:
+                spec.make()
+            accelerator.wait_for_everyone()
+        loaded[spec.uri] = data.load(spec.uri)
+    return loaded[spec.uri]
 
 
 def _lr_lambda(cfg: TrainConfig):
@@ -171,11 +173,12 @@ def train(
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     torch.manual_seed(cfg.seed)
-    train_ds = _resolve_split(cfg.train, is_main, accelerator)
-    val_ds = _resolve_split(cfg.val, is_main, accelerator) if cfg.val else None
+    loaded: dict[str, data.SampleDataset] = {}
+    train_ds = _resolve_split(cfg.train, is_main, accelerator, loaded)
+    val_ds = _resolve_split(cfg.val, is_main, accelerator, loaded) if cfg.val else None
     tasks = [build_task(t.name, **t.options) for t in cfg.tasks]
-    task_train = [_resolve_split(t.data, is_main, accelerator) if t.data else train_ds for t in cfg.tasks]
-    task_val = [_resolve_split(t.val, is_main, accelerator) if t.val else val_ds for t in cfg.tasks]
+    task_train = [_resolve_split(t.data, is_main, accelerator, loaded) if t.data else train_ds for t in cfg.tasks]
+    task_val = [_resolve_split(t.val, is_main, accelerator, loaded) if t.val else val_ds for t in cfg.tasks]
     stream = ExampleStream(task_train, tasks, [t.weight for t in cfg.tasks], cfg.seed)
 
     if ckpt is not None:
