@@ -29,7 +29,7 @@ def test_train_writes_a_run_directory(tmp_path, tiny_split):
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-2", "step-4"]
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert {r["key"] for r in rows if r["kind"] == "train"} == {"loss", "lr", "samples_per_s"}
-    assert {"acc50", "ciou", "invalid"} <= {r["key"] for r in rows if r["kind"] == "eval/refer"}
+    assert {"acc50", "ciou", "invalid", "image_gain"} <= {r["key"] for r in rows if r["kind"] == "eval/refer"}
     assert summary["steps"] == 4 and "acc50" in summary["eval"]
     assert json.loads((run / "summary.json").read_text())["steps"] == 4
     with pytest.raises(UserError, match="--resume"):
@@ -59,6 +59,13 @@ def test_config_overrides_and_errors(tmp_path, tiny_split):
         load_config(path, ["lr"])
     with pytest.raises(UserError, match="no such config"):
         load_config(tmp_path / "nope.yaml")
+    # YAML reads 3e-4 (no dot) as a string: numeric fields take it as the number it spells.
+    cfg = load_config(path, ["lr=3e-4", "max_steps=1e3", "warmup=0", "lora={r: 4, dropout: 1e-1}"])
+    assert (cfg.lr, cfg.max_steps, cfg.warmup, cfg.lora.dropout) == (3e-4, 1000, 0.0, 0.1)
+    assert isinstance(cfg.max_steps, int) and isinstance(cfg.warmup, float)
+    for bad, message in (("lr=fast", "expected a number"), ("max_steps=12.5", "expected an integer")):
+        with pytest.raises(UserError, match=message):
+            load_config(path, [bad])
 
 
 def test_cli_train_predict_and_checkpoint_eval(tmp_path, tiny_split, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -110,11 +111,33 @@ def _typed(cls, data: Any, where: str):
             value = None if value is None else _typed(LoraSpec, value, f"{where}.lora")
         elif isinstance(value, list):
             value = tuple(value)
+        else:
+            value = _number(value, str(known[name].type), f"{where}.{name}")
         out[name] = value
     try:
         return cls(**out)
     except TypeError as e:
         raise UserError(f"{where}: {e}") from None
+
+
+def _number(value: Any, annotation: str, where: str) -> Any:
+    """``value`` as the number a field is declared as. YAML reads ``3e-4`` (no dot) as a string, and a user
+    writes ``1`` for a float; other values pass unchanged for the dataclass to take."""
+    kinds = {part.strip() for part in annotation.split("|")}
+    if "float" in kinds and (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))):
+        try:
+            return float(value)
+        except ValueError:
+            raise UserError(f"{where}: expected a number, got {value!r}") from None
+    if "int" in kinds and "float" not in kinds and not isinstance(value, bool) and isinstance(value, (str, float)):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not number.is_integer():
+            raise UserError(f"{where}: expected an integer, got {value!r}")
+        return int(number)
+    return value
 
 
 def _set(tree: dict[str, Any], dotted: str, raw: str) -> None:

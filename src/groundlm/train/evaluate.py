@@ -11,7 +11,8 @@ from groundlm.data.dataset import SampleDataset
 from groundlm.models.constrained import FormatConstraint
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example, Task
-from groundlm.train.collate import Collator
+from groundlm.train.collate import IGNORE, Collator
+from groundlm.train.loss import token_loss_sum
 from groundlm.train.stream import ImageCache, evaluation_examples
 
 
@@ -48,6 +49,39 @@ def generate_texts(
         out += model.tokenizer.batch_decode(ids, skip_special_tokens=True)
     model.train(was_training)
     return out
+
+
+@torch.no_grad()
+def image_dependence(
+    model: GroundedVLM, collator: Collator, examples: list[Example], images: ImageCache, batch_size: int = 32
+) -> dict[str, float]:
+    """How much the answers depend on the image: the teacher-forced loss on the targets (nats per target token)
+    with each example's own image, and with the images of the batch rotated by one, so that every prompt sees
+    another sample's image. ``image_gain`` is the difference; near zero means the model answers from the text
+    alone. Needs at least two examples."""
+    if len(examples) < 2:
+        return {}
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    sums = {"own": 0.0, "other": 0.0}
+    tokens = 0
+    for k in range(0, len(examples), batch_size):
+        chunk = examples[k : k + batch_size]
+        if len(chunk) < 2:
+            break
+        batch = collator.train_batch(chunk, [images.get(e.sample) for e in chunk])
+        labels = batch.pop("labels").to(device)
+        inputs = {key: (v.to(device) if torch.is_tensor(v) else [x.to(device) for x in v]) for key, v in batch.items()}
+        tokens += int((labels[:, 1:] != IGNORE).sum())
+        for name, order in (("own", None), ("other", torch.roll(torch.arange(len(chunk)), 1))):
+            if order is not None:
+                inputs["pixel_values"] = inputs["pixel_values"][order.to(device)]
+            logits = model(**inputs).logits
+            sums[name] += float(token_loss_sum(logits, labels))
+    model.train(was_training)
+    own, other = sums["own"] / max(tokens, 1), sums["other"] / max(tokens, 1)
+    return {"loss": own, "loss_other_image": other, "image_gain": other - own}
 
 
 def evaluate_task(

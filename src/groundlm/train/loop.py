@@ -35,8 +35,9 @@ from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import build_task
 from groundlm.train.collate import IGNORE, Collator
 from groundlm.train.config import SplitSpec, TrainConfig
-from groundlm.train.evaluate import evaluate_task
-from groundlm.train.stream import ExampleStream, ImageCache
+from groundlm.train.evaluate import evaluate_task, image_dependence
+from groundlm.train.loss import token_loss_sum
+from groundlm.train.stream import ExampleStream, ImageCache, evaluation_examples
 
 CHECKPOINTS = "checkpoints"
 
@@ -64,18 +65,6 @@ def _lr_lambda(cfg: TrainConfig):
         return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
     return f
-
-
-def _token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Sum of next-token cross-entropies over labelled positions."""
-    shift_logits = logits[:, :-1].float()
-    shift_labels = labels[:, 1:]
-    return torch.nn.functional.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.shape[-1]),
-        shift_labels.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
 
 
 def _latest_checkpoint(run_dir: Path) -> Path | None:
@@ -228,7 +217,7 @@ def train(
             ctx = accelerator.no_sync(ddp_model) if (not sync and world > 1) else contextlib.nullcontext()
             with ctx, accelerator.autocast():
                 logits = ddp_model(**batch).logits
-                loss = _token_loss_sum(logits, labels) * world / global_tokens
+                loss = token_loss_sum(logits, labels) * world / global_tokens
                 accelerator.backward(loss)
             loss_total += float(loss.detach()) / world
         loss_total = float(accelerator.reduce(torch.tensor(loss_total, device=accelerator.device), "sum"))
@@ -254,6 +243,8 @@ def train(
                     metrics = evaluate_task(
                         model, collator, task, split, cfg.eval_items, cfg.max_new_tokens, cfg.num_beams, images
                     )
+                    examples = evaluation_examples(split, task, cfg.eval_items)
+                    metrics.update(image_dependence(model, collator, examples, images))
                     evals[task.name] = metrics
                     log.log(done, f"eval/{task.name}", metrics)
                     tqdm.write(
