@@ -73,6 +73,13 @@ def formats_list_command() -> str:
     return "\n".join(f"{n:10s} {formats.get(n).description}" for n in formats.names())
 
 
+def _write_json(path: str | None, result: dict) -> None:
+    """Write a benchmark's result to ``path`` (its folder created) when one is given."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
 def data_make_command(
     out: str, n: int, seed: int, domain: str, size: int, workers: int, scene_type: str | None = None
 ) -> str:
@@ -106,8 +113,7 @@ def bench_data_command(n: int, size: int, workers: Sequence[int], json_path: str
     from groundlm.bench.data_speed import bench_data
 
     result = bench_data(n=n, size=size, workers=tuple(workers))
-    if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+    _write_json(json_path, result)
     rows = [(f"{r['workers']} worker(s)", {k: v for k, v in r.items() if k != "workers"}) for r in result["rows"]]
     return format_table(f"SpatialWorld generation, {size}x{size}, {result['cpu_count']} CPUs", rows)
 
@@ -178,8 +184,7 @@ def bench_speed_command(batch: int, steps: int, device: str | None, json_path: s
     from groundlm.bench.speed import bench_speed
 
     result = bench_speed(batch=batch, steps=steps, device=device)
-    if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+    _write_json(json_path, result)
     rows = [(r["model"], {k: v for k, v in r.items() if k != "model"}) for r in result["rows"]]
     title = (
         f"training and generation speed, batch {batch}, {result['device']} "
@@ -214,9 +219,7 @@ def bench_hpe_command(
         base_model=base_model,
     )
     result = run_hpe_bench(cfg)
-    if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    _write_json(json_path, result)
     lines = [format_hpe_table(result), f"run directory: {result['run_dir']} (bench-hpe.json, models/)"]
     if result["pictures"]:
         lines.append(f"pictures of '{result['best_vlm_row']}': {Path(result['pictures'][0]).parent}/")
@@ -247,7 +250,7 @@ def merge_command(
         ]
         taken = ", ".join(f"{k}: {v}" for k, v in report["taken"].items())
         return format_table(f"layer selection, tau {tau}, by {granularity} ({taken} layers)", rows) + f"\nwrote {out}"
-    return f"merged {len(tuned)} model(s) into {base} by {method}; wrote {out}"
+    return f"merged {base} with {len(tuned)} fine-tune(s) by {method}; wrote {out}"
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -195,17 +195,9 @@ def layer_select_merge(
 def unique_state(model: torch.nn.Module) -> State:
     """A copy of the state dict with tied tensors (one storage, several names) kept once, under the first name, so
     that a merge treats them as one tensor."""
-    out, seen = {}, set()
-    for k, v in model.state_dict().items():
-        if v.data_ptr() not in seen:
-            seen.add(v.data_ptr())
-            out[k] = v.detach().clone()
-    return out
+    from groundlm.models.vlm import tied_once
 
-
-def _pointers(model: torch.nn.Module, loaded: State) -> set[int]:
-    state = model.state_dict()
-    return {state[k].data_ptr() for k in loaded}
+    return {k: v.detach().clone() for k, v in tied_once(model.state_dict()).items()}
 
 
 def load_full_state(directory: str | Path, base_dir: str | Path | None = None) -> State:
@@ -262,7 +254,10 @@ def merge_models(
         merged = merge_state_dicts(base, tuned, method, weights, density, seed)
         report.update(weights=list(weights) if weights is not None else [1.0] * len(tuned), density=density)
     missing, unexpected = model.load_state_dict(merged, strict=False)
-    if unexpected or any(model.state_dict()[k].data_ptr() not in _pointers(model, merged) for k in missing):
+    # A name may be missing only as the tied alias of a loaded tensor.
+    state = model.state_dict()
+    loaded = {state[k].data_ptr() for k in merged}
+    if unexpected or any(state[k].data_ptr() not in loaded for k in missing):
         raise RuntimeError(f"merged weights do not fit the model (missing {missing}, unexpected {unexpected})")
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)

@@ -40,7 +40,7 @@ from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.train.collate import Collator
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
-from groundlm.train.evaluate import generate_texts
+from groundlm.train.evaluate import predict_examples
 from groundlm.train.loop import train
 from groundlm.train.stream import ImageCache, evaluation_examples
 
@@ -175,17 +175,14 @@ def _train_config(
 def _evaluate_vlm(model: GroundedVLM, pose_examples, refer_examples, images: ImageCache) -> tuple[dict, list]:
     collator = Collator.for_model(model)
     pose_task, refer_task = PoseTask(), ReferTask()
-    texts = generate_texts(model, collator, pose_examples, images, max_new_tokens=40, progress=True)
-    preds = [pose_task.decode(t, e) for t, e in zip(texts, pose_examples)]
+    preds = predict_examples(model, collator, pose_task, pose_examples, images, max_new_tokens=40, progress=True)
     m = pose_task.score(preds, pose_examples)
     out = {k: m[k] for k in ("yaw", "pitch", "roll", "mae", "invalid", "blended")}
     out["head_acc50"] = m["box_acc50"]
+    out["grounding_acc50"] = None
     if refer_examples:
-        texts = generate_texts(model, collator, refer_examples, images, max_new_tokens=24, progress=True)
-        g = refer_task.score([refer_task.decode(t, e) for t, e in zip(texts, refer_examples)], refer_examples)
-        out["grounding_acc50"] = g["acc50"]
-    else:
-        out["grounding_acc50"] = None
+        boxes = predict_examples(model, collator, refer_task, refer_examples, images, progress=True)
+        out["grounding_acc50"] = refer_task.score(boxes, refer_examples)["acc50"]
     return out, preds
 
 
@@ -330,10 +327,10 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     # Pictures of the VLM row with the lowest MAE.
     pictures: list[str] = []
     valid = [r for r in rows if r["row"] in preds_of and r["mae"] is not None and not math.isnan(r["mae"])]
-    if valid and cfg.pictures:
-        best = min(valid, key=lambda r: r["mae"])
+    best = min(valid, key=lambda r: r["mae"])["row"] if valid else None
+    if best is not None and cfg.pictures:
         (run / "pictures").mkdir(parents=True, exist_ok=True)
-        for i, (e, p) in enumerate(list(zip(pose_examples, preds_of[best["row"]]))[: cfg.pictures]):
+        for i, (e, p) in enumerate(list(zip(pose_examples, preds_of[best]))[: cfg.pictures]):
             path = run / "pictures" / f"{i:02d}-{e.sample.id}.png"
             _draw(e, p, path)
             pictures.append(str(path))
@@ -343,7 +340,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
         "run_dir": str(run),
         "pictures": pictures,
-        "best_vlm_row": min(valid, key=lambda r: r["mae"])["row"] if valid else None,
+        "best_vlm_row": best,
         "test_heads": len(pose_examples),
         "grounding_items": len(refer_examples),
     }

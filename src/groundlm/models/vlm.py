@@ -26,6 +26,17 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
+def tied_once(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with tensors that share storage (tied weights, one tensor under several names) kept once, under
+    their first name."""
+    out, seen = {}, set()
+    for k, v in state.items():
+        if v.data_ptr() not in seen:
+            seen.add(v.data_ptr())
+            out[k] = v
+    return out
+
+
 def sincos_2d(grid: int, width: int) -> torch.Tensor:
     """``[grid**2, width]`` codes of patch positions (row-major): sines and cosines of x and y at geometric
     frequencies (as in MAE), normalised to RMS 1 per patch."""
@@ -184,15 +195,8 @@ class GroundedVLM(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / CONFIG).write_text(json.dumps({"groundlm": self.config.to_dict()}, indent=2) + "\n")
-        state = {k: v.contiguous() for k, v in self.state_dict().items()}
         # Tied embeddings share storage; safetensors stores each tensor once.
-        seen: dict[int, str] = {}
-        for k in list(state):
-            ptr = state[k].data_ptr()
-            if ptr in seen:
-                del state[k]
-            else:
-                seen[ptr] = k
+        state = {k: v.contiguous() for k, v in tied_once(self.state_dict()).items()}
         save_file(state, str(directory / WEIGHTS))
         self.tokenizer.save_pretrained(str(directory / "tokenizer"))
         return directory

@@ -21,6 +21,11 @@ from groundlm.tasks.base import Example
 IGNORE = -100
 
 
+def to_device(batch: dict, device: torch.device | str) -> dict:
+    """The batch with its tensors, and the tensors of its lists (``region_boxes``), on ``device``."""
+    return {k: v.to(device) if torch.is_tensor(v) else [x.to(device) for x in v] for k, v in batch.items()}
+
+
 @dataclass
 class Collator:
     tokenizer: object

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from groundlm.adapters.lora import LoraSpec
+from groundlm.data.dataset import Uri
 from groundlm.errors import UserError
 from groundlm.models.config import VLMConfig
 
@@ -25,7 +26,7 @@ class SplitSpec:
     @property
     def path(self) -> Path:
         """The folder of a SpatialWorld URI (``spatialworld:DIR`` or ``DIR``)."""
-        return Path(self.uri.split(":", 1)[1] if self.uri.startswith("spatialworld:") else self.uri)
+        return Uri.parse(self.uri).path if self.uri.startswith("spatialworld:") else Path(self.uri)
 
     @property
     def missing(self) -> bool:

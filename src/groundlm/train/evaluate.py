@@ -11,7 +11,7 @@ from groundlm.data.dataset import SampleDataset
 from groundlm.models.constrained import FormatConstraint
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example, Task
-from groundlm.train.collate import IGNORE, Collator
+from groundlm.train.collate import IGNORE, Collator, to_device
 from groundlm.train.loss import token_loss_sum
 from groundlm.train.stream import ImageCache, evaluation_examples
 
@@ -35,13 +35,13 @@ def generate_texts(
     out: list[str] = []
     for k in tqdm(range(0, len(examples), batch_size), desc="generate", disable=not progress, leave=False):
         chunk = examples[k : k + batch_size]
-        batch = collator.generation_batch(chunk, [images.get(e.sample) for e in chunk])
+        batch = to_device(collator.generation_batch(chunk, [images.get(e.sample) for e in chunk]), device)
         processors = [FormatConstraint(constrain, model.tokenizer)] if constrain else None
         ids = model.generate(
-            batch["input_ids"].to(device),
-            batch["attention_mask"].to(device),
-            batch["pixel_values"].to(device),
-            [b.to(device) for b in batch["region_boxes"]],
+            batch["input_ids"],
+            batch["attention_mask"],
+            batch["pixel_values"],
+            batch["region_boxes"],
             max_new_tokens=max_new_tokens,
             num_beams=num_beams,
             logits_processor=processors,
@@ -70,9 +70,8 @@ def image_dependence(
         chunk = examples[k : k + batch_size]
         if len(chunk) < 2:
             break
-        batch = collator.train_batch(chunk, [images.get(e.sample) for e in chunk])
-        labels = batch.pop("labels").to(device)
-        inputs = {key: (v.to(device) if torch.is_tensor(v) else [x.to(device) for x in v]) for key, v in batch.items()}
+        inputs = to_device(collator.train_batch(chunk, [images.get(e.sample) for e in chunk]), device)
+        labels = inputs.pop("labels")
         tokens += int((labels[:, 1:] != IGNORE).sum())
         for name, order in (("own", None), ("other", torch.roll(torch.arange(len(chunk)), 1))):
             if order is not None:
@@ -82,6 +81,22 @@ def image_dependence(
     model.train(was_training)
     own, other = sums["own"] / max(tokens, 1), sums["other"] / max(tokens, 1)
     return {"loss": own, "loss_other_image": other, "image_gain": other - own}
+
+
+def predict_examples(
+    model: GroundedVLM,
+    collator: Collator,
+    task: Task,
+    examples: list[Example],
+    images: ImageCache,
+    max_new_tokens: int = 24,
+    num_beams: int = 1,
+    constrain: str | None = None,
+    progress: bool = False,
+) -> list[Any]:
+    """The task's decoded prediction for each example (generation, then ``task.decode``)."""
+    texts = generate_texts(model, collator, examples, images, max_new_tokens, num_beams, constrain, progress=progress)
+    return [task.decode(t, e) for t, e in zip(texts, examples)]
 
 
 def evaluate_task(
@@ -94,10 +109,16 @@ def evaluate_task(
     num_beams: int = 1,
     images: ImageCache | None = None,
     constrain: str | None = None,
+    with_image_dependence: bool = False,
 ) -> dict[str, Any]:
-    """Metrics of ``task`` on the first ``limit`` items of ``dataset``."""
+    """Metrics of ``task`` on the first ``limit`` items of ``dataset``; with ``with_image_dependence``, also
+    :func:`image_dependence` on the same items."""
     examples = evaluation_examples(dataset, task, limit)
     if not examples:
         return {}
-    texts = generate_texts(model, collator, examples, images or ImageCache(), max_new_tokens, num_beams, constrain)
-    return task.score([task.decode(t, e) for t, e in zip(texts, examples)], examples)
+    images = images or ImageCache()
+    preds = predict_examples(model, collator, task, examples, images, max_new_tokens, num_beams, constrain)
+    metrics = task.score(preds, examples)
+    if with_image_dependence:
+        metrics.update(image_dependence(model, collator, examples, images))
+    return metrics

@@ -33,11 +33,11 @@ from groundlm import data
 from groundlm.errors import UserError
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import build_task
-from groundlm.train.collate import IGNORE, Collator
+from groundlm.train.collate import IGNORE, Collator, to_device
 from groundlm.train.config import SplitSpec, TrainConfig
-from groundlm.train.evaluate import evaluate_task, image_dependence
+from groundlm.train.evaluate import evaluate_task
 from groundlm.train.loss import token_loss_sum
-from groundlm.train.stream import ExampleStream, ImageCache, evaluation_examples
+from groundlm.train.stream import ExampleStream, ImageCache
 
 CHECKPOINTS = "checkpoints"
 
@@ -208,10 +208,7 @@ def train(
         global_tokens = int(accelerator.reduce(torch.tensor(global_tokens, device=accelerator.device), "sum"))
         loss_total = 0.0
         for k, batch in enumerate(batches):
-            batch = {
-                key: (v.to(accelerator.device) if torch.is_tensor(v) else [x.to(accelerator.device) for x in v])
-                for key, v in batch.items()
-            }
+            batch = to_device(batch, accelerator.device)
             labels = batch.pop("labels")
             sync = k == len(batches) - 1
             ctx = accelerator.no_sync(ddp_model) if (not sync and world > 1) else contextlib.nullcontext()
@@ -241,10 +238,16 @@ def train(
                     if split is None:
                         continue
                     metrics = evaluate_task(
-                        model, collator, task, split, cfg.eval_items, cfg.max_new_tokens, cfg.num_beams, images
+                        model,
+                        collator,
+                        task,
+                        split,
+                        cfg.eval_items,
+                        cfg.max_new_tokens,
+                        cfg.num_beams,
+                        images,
+                        with_image_dependence=True,
                     )
-                    examples = evaluation_examples(split, task, cfg.eval_items)
-                    metrics.update(image_dependence(model, collator, examples, images))
                     evals[task.name] = metrics
                     log.log(done, f"eval/{task.name}", metrics)
                     tqdm.write(
