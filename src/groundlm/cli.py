@@ -300,7 +300,9 @@ def _build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--n", type=int, required=True, help="number of samples")
     mk.add_argument("--seed", type=int, default=0)
     mk.add_argument(
-        "--domain", default="classic", help="style preset: classic, vivid, dusk, portrait, headshot, headshot-dusk"
+        "--domain",
+        default="classic",
+        help="style preset: classic, vivid, dusk, portrait, sparse, headshot, headshot-dusk",
     )
     mk.add_argument("--size", type=int, default=224, help="image side in pixels")
     mk.add_argument("--workers", type=int, default=1, help="generating processes")

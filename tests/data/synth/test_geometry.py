@@ -228,3 +228,10 @@ def test_headshot_domains_frame_people_close_up():
     dusk = generate(4, 0, "headshot-dusk", 96)
     assert dusk.sample.scene_type in ("courtyard", "corridor", "warehouse")
     assert all(abs(h.yaw) <= 75 and abs(h.pitch) <= 35 and abs(h.roll) <= 25 for h in dusk.sample.heads)
+
+
+def test_sparse_domain_has_one_or_two_objects_and_no_people():
+    gens = [generate(i, 3, "sparse", 64) for i in range(8)]
+    assert all(not g.scene.people and 1 <= len(g.scene.objects) <= 2 for g in gens)
+    assert {len(g.scene.objects) for g in gens} == {1, 2}
+    assert sum(bool(g.sample.referring) for g in gens) >= 6  # an expression needs an unambiguous visible object

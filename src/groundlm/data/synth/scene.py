@@ -261,7 +261,8 @@ def sample_scene(rng: np.random.Generator, st: SceneType, domain: Domain, width:
     objects = []
     names = list(domain.textures)
     weights = np.array([domain.textures[n] for n in names])
-    for _ in range(int(rng.integers(st.n_objects[0], st.n_objects[1] + 1))):
+    n_objects = domain.objects or st.n_objects
+    for _ in range(int(rng.integers(n_objects[0], n_objects[1] + 1))):
         size = SIZES[int(rng.integers(len(SIZES)))]
         h = float(rng.uniform(*SIZE_METRES[size]))
         shape = SHAPES[int(rng.integers(len(SHAPES)))]

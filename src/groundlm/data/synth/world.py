@@ -133,6 +133,7 @@ class Domain:
     # Overrides of the scene type's ranges (None keeps the scene type's): close-up domains put people near the
     # camera at head height, as face datasets (300W-LP, AFLW2000) frame their subjects.
     people: tuple[int, int] | None = None
+    objects: tuple[int, int] | None = None  # object count range (people not counted)
     person_distance: tuple[float, float] | None = None  # metres along Y; default (max(1.2, distance[0]), 3.2)
     cam_height: tuple[float, float] | None = None
     tilt: tuple[float, float] | None = None
@@ -188,6 +189,19 @@ DOMAINS: dict[str, Domain] = {
             {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
             (1.0, 2.6),
             scene_weights={"studio": 3.0, "room": 1.0},
+        ),
+        # Portrait's look with one or two objects and no people, close to the camera: referring expressions that a
+        # model trained from scratch on a CPU can learn within minutes (configs/refer-quick.yaml).
+        Domain(
+            "sparse",
+            _BASE_PALETTE,
+            (0.7, 0.9),
+            (0.25, 0.35),
+            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
+            (0.9, 1.5),
+            scene_weights={"studio": 3.0, "room": 1.0},
+            people=(0, 0),
+            objects=(1, 2),
         ),
         # Head-pose domains: one or two people close to a camera at head height (heads 25-50 px at 128 px).
         # "headshot" trains (the 300W-LP analogue), "headshot-dusk" tests (the AFLW2000 analogue): other light,
