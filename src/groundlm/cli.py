@@ -254,6 +254,8 @@ def merge_command(
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from groundlm.data.synth.world import DOMAINS
+
     parser = argparse.ArgumentParser(prog="groundlm", description="Teach vision-language models spatial skills.")
     parser.add_argument("--version", action="version", version=f"groundlm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -302,7 +304,7 @@ def _build_parser() -> argparse.ArgumentParser:
     mk.add_argument(
         "--domain",
         default="classic",
-        help="style preset: classic, vivid, dusk, portrait, sparse, headshot, headshot-dusk",
+        help=f"style preset: {', '.join(DOMAINS)}",
     )
     mk.add_argument("--size", type=int, default=224, help="image side in pixels")
     mk.add_argument("--workers", type=int, default=1, help="generating processes")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -14,6 +16,17 @@ from groundlm.tasks.base import Example, Task
 from groundlm.train.collate import IGNORE, Collator, to_device
 from groundlm.train.loss import token_loss_sum
 from groundlm.train.stream import ImageCache, evaluation_examples
+
+
+@contextlib.contextmanager
+def _evaluating(model: GroundedVLM) -> Iterator[torch.device]:
+    """The model in eval mode within the block (yields its device), then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield next(model.parameters()).device
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -29,25 +42,22 @@ def generate_texts(
     progress: bool = False,
 ) -> list[str]:
     """Generated answers for ``examples``; ``constrain`` names a format whose syntax decoding must follow."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
     out: list[str] = []
-    for k in tqdm(range(0, len(examples), batch_size), desc="generate", disable=not progress, leave=False):
-        chunk = examples[k : k + batch_size]
-        batch = to_device(collator.generation_batch(chunk, [images.get(e.sample) for e in chunk]), device)
-        processors = [FormatConstraint(constrain, model.tokenizer)] if constrain else None
-        ids = model.generate(
-            batch["input_ids"],
-            batch["attention_mask"],
-            batch["pixel_values"],
-            batch["region_boxes"],
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            logits_processor=processors,
-        )
-        out += model.tokenizer.batch_decode(ids, skip_special_tokens=True)
-    model.train(was_training)
+    with _evaluating(model) as device:
+        for k in tqdm(range(0, len(examples), batch_size), desc="generate", disable=not progress, leave=False):
+            chunk = examples[k : k + batch_size]
+            batch = to_device(collator.generation_batch(chunk, [images.get(e.sample) for e in chunk]), device)
+            processors = [FormatConstraint(constrain, model.tokenizer)] if constrain else None
+            ids = model.generate(
+                batch["input_ids"],
+                batch["attention_mask"],
+                batch["pixel_values"],
+                batch["region_boxes"],
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                logits_processor=processors,
+            )
+            out += model.tokenizer.batch_decode(ids, skip_special_tokens=True)
     return out
 
 
@@ -61,24 +71,21 @@ def image_dependence(
     alone. Needs at least two examples."""
     if len(examples) < 2:
         return {}
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
     sums = {"own": 0.0, "other": 0.0}
     tokens = 0
-    for k in range(0, len(examples), batch_size):
-        chunk = examples[k : k + batch_size]
-        if len(chunk) < 2:
-            break
-        inputs = to_device(collator.train_batch(chunk, [images.get(e.sample) for e in chunk]), device)
-        labels = inputs.pop("labels")
-        tokens += int((labels[:, 1:] != IGNORE).sum())
-        for name, order in (("own", None), ("other", torch.roll(torch.arange(len(chunk)), 1))):
-            if order is not None:
-                inputs["pixel_values"] = inputs["pixel_values"][order.to(device)]
-            logits = model(**inputs).logits
-            sums[name] += float(token_loss_sum(logits, labels))
-    model.train(was_training)
+    with _evaluating(model) as device:
+        for k in range(0, len(examples), batch_size):
+            chunk = examples[k : k + batch_size]
+            if len(chunk) < 2:
+                break
+            inputs = to_device(collator.train_batch(chunk, [images.get(e.sample) for e in chunk]), device)
+            labels = inputs.pop("labels")
+            tokens += int((labels[:, 1:] != IGNORE).sum())
+            for name, order in (("own", None), ("other", torch.roll(torch.arange(len(chunk)), 1))):
+                if order is not None:
+                    inputs["pixel_values"] = inputs["pixel_values"][order.to(device)]
+                logits = model(**inputs).logits
+                sums[name] += float(token_loss_sum(logits, labels))
     own, other = sums["own"] / max(tokens, 1), sums["other"] / max(tokens, 1)
     return {"loss": own, "loss_other_image": other, "image_gain": other - own}
 

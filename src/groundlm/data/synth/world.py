@@ -7,7 +7,7 @@ testing on another mirrors the cross-dataset protocols of head pose (300W-LP -> 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SHAPES: tuple[str, ...] = ("sphere", "cube", "cylinder", "cone")
 TEXTURES: tuple[str, ...] = ("solid", "striped", "checkered", "dotted")
@@ -150,6 +150,16 @@ _BASE_PALETTE = {
     "black": (0.08, 0.08, 0.09),
 }
 
+_PORTRAIT = Domain(
+    "portrait",
+    _BASE_PALETTE,
+    (0.7, 0.9),
+    (0.25, 0.35),
+    {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
+    (1.0, 2.6),
+    scene_weights={"studio": 3.0, "room": 1.0},
+)
+
 DOMAINS: dict[str, Domain] = {
     d.name: d
     for d in (
@@ -181,28 +191,10 @@ DOMAINS: dict[str, Domain] = {
             pitch=35.0,
             roll=25.0,
         ),
-        Domain(
-            "portrait",
-            _BASE_PALETTE,
-            (0.7, 0.9),
-            (0.25, 0.35),
-            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
-            (1.0, 2.6),
-            scene_weights={"studio": 3.0, "room": 1.0},
-        ),
+        _PORTRAIT,
         # Portrait's look with one or two objects and no people, close to the camera: referring expressions that a
         # model trained from scratch on a CPU can learn within minutes (configs/refer-quick.yaml).
-        Domain(
-            "sparse",
-            _BASE_PALETTE,
-            (0.7, 0.9),
-            (0.25, 0.35),
-            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
-            (0.9, 1.5),
-            scene_weights={"studio": 3.0, "room": 1.0},
-            people=(0, 0),
-            objects=(1, 2),
-        ),
+        replace(_PORTRAIT, name="sparse", distance=(0.9, 1.5), people=(0, 0), objects=(1, 2)),
         # Head-pose domains: one or two people close to a camera at head height (heads 25-50 px at 128 px).
         # "headshot" trains (the 300W-LP analogue), "headshot-dusk" tests (the AFLW2000 analogue): other light,
         # colours, rooms and a narrower pose range.
