@@ -150,27 +150,35 @@ _BASE_PALETTE = {
     "black": (0.08, 0.08, 0.09),
 }
 
-_PORTRAIT = Domain(
-    "portrait",
+_CLASSIC = Domain(
+    "classic",
     _BASE_PALETTE,
     (0.7, 0.9),
     (0.25, 0.35),
     {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
-    (1.0, 2.6),
-    scene_weights={"studio": 3.0, "room": 1.0},
+    (1.5, 5.5),
+)
+_DUSK = Domain(
+    "dusk",
+    {k: (0.85 * v[0] + 0.08, 0.8 * v[1] + 0.03, 0.75 * v[2]) for k, v in _BASE_PALETTE.items()},
+    (0.45, 0.65),
+    (0.15, 0.25),
+    {"solid": 0.6, "striped": 0.15, "checkered": 0.1, "dotted": 0.15},
+    (2.0, 7.0),
+    tint=(0.95, 0.82, 0.7),
+    pitch=35.0,
+    roll=25.0,
+)
+_PORTRAIT = replace(_CLASSIC, name="portrait", distance=(1.0, 2.6), scene_weights={"studio": 3.0, "room": 1.0})
+# The head-pose domains' framing: one or two people close to a camera at head height.
+_CLOSE_UP = dict(
+    distance=(2.5, 6.0), people=(1, 2), person_distance=(0.6, 1.1), cam_height=(1.55, 1.75), tilt=(0.0, 8.0)
 )
 
 DOMAINS: dict[str, Domain] = {
     d.name: d
     for d in (
-        Domain(
-            "classic",
-            _BASE_PALETTE,
-            (0.7, 0.9),
-            (0.25, 0.35),
-            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
-            (1.5, 5.5),
-        ),
+        _CLASSIC,
         Domain(
             "vivid",
             {k: tuple(min(1.0, 1.15 * c) for c in v) for k, v in _BASE_PALETTE.items()},
@@ -180,53 +188,21 @@ DOMAINS: dict[str, Domain] = {
             (1.2, 4.0),
             tint=(1.05, 1.0, 0.95),
         ),
-        Domain(
-            "dusk",
-            {k: (0.85 * v[0] + 0.08, 0.8 * v[1] + 0.03, 0.75 * v[2]) for k, v in _BASE_PALETTE.items()},
-            (0.45, 0.65),
-            (0.15, 0.25),
-            {"solid": 0.6, "striped": 0.15, "checkered": 0.1, "dotted": 0.15},
-            (2.0, 7.0),
-            tint=(0.95, 0.82, 0.7),
-            pitch=35.0,
-            roll=25.0,
-        ),
+        _DUSK,
         _PORTRAIT,
         # Portrait's look with one or two objects and no people, close to the camera: referring expressions that a
         # model trained from scratch on a CPU can learn within minutes (configs/refer-quick.yaml).
         replace(_PORTRAIT, name="sparse", distance=(0.9, 1.5), people=(0, 0), objects=(1, 2)),
-        # Head-pose domains: one or two people close to a camera at head height (heads 25-50 px at 128 px).
-        # "headshot" trains (the 300W-LP analogue), "headshot-dusk" tests (the AFLW2000 analogue): other light,
-        # colours, rooms and a narrower pose range.
-        Domain(
-            "headshot",
-            _BASE_PALETTE,
-            (0.7, 0.9),
-            (0.25, 0.35),
-            {"solid": 0.4, "striped": 0.2, "checkered": 0.2, "dotted": 0.2},
-            (2.5, 6.0),
-            scene_weights={"studio": 2.0, "room": 1.0},
-            people=(1, 2),
-            person_distance=(0.6, 1.1),
-            cam_height=(1.55, 1.75),
-            tilt=(0.0, 8.0),
-        ),
-        Domain(
-            "headshot-dusk",
-            {k: (0.85 * v[0] + 0.08, 0.8 * v[1] + 0.03, 0.75 * v[2]) for k, v in _BASE_PALETTE.items()},
-            (0.45, 0.65),
-            (0.15, 0.25),
-            {"solid": 0.6, "striped": 0.15, "checkered": 0.1, "dotted": 0.15},
-            (2.5, 6.0),
-            tint=(0.95, 0.82, 0.7),
+        # Head-pose domains (heads 25-50 px at 128 px): "headshot" trains (the 300W-LP analogue) with classic's
+        # look; "headshot-dusk" tests (the AFLW2000 analogue) with dusk's light and colours, other rooms and a
+        # narrower pose range.
+        replace(_CLASSIC, name="headshot", scene_weights={"studio": 2.0, "room": 1.0}, **_CLOSE_UP),
+        replace(
+            _DUSK,
+            name="headshot-dusk",
             yaw=75.0,
-            pitch=35.0,
-            roll=25.0,
             scene_weights={"courtyard": 1.0, "corridor": 1.0, "warehouse": 1.0},
-            people=(1, 2),
-            person_distance=(0.6, 1.1),
-            cam_height=(1.55, 1.75),
-            tilt=(0.0, 8.0),
+            **_CLOSE_UP,
         ),
     )
 }
