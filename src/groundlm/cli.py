@@ -126,6 +126,16 @@ def train_command(config: str, overrides: Sequence[str], resume: bool) -> str:
     return json.dumps(summary, indent=2) if summary else ""
 
 
+def pretrain_command(config: str, overrides: Sequence[str], out: str | None) -> str:
+    from groundlm.pretrain.tower import load_pretrain_config, pretrain_tower
+
+    cfg = load_pretrain_config(config, list(overrides))
+    if out:
+        cfg.out = out
+    summary = pretrain_tower(cfg)
+    return json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2) + f"\ntower written to {cfg.out}"
+
+
 def predict_command(
     checkpoint: str,
     image: str,
@@ -135,16 +145,28 @@ def predict_command(
     format_name: str,
     constrain: bool,
     out: str | None,
+    numeric: str = "greedy",
+    samples: int = 16,
 ) -> str:
     from PIL import Image
 
+    from groundlm.formats.numeric import NumericDecoding
     from groundlm.predict import draw_overlay, load_model, predict
 
     if not Path(image).is_file():
         raise UserError(f"{image}: no such image")
     with Image.open(image) as im:
         picture = im.convert("RGB")
-    result = predict(load_model(checkpoint), picture, task, query, tuple(box) if box else None, format_name, constrain)
+    result = predict(
+        load_model(checkpoint),
+        picture,
+        task,
+        query,
+        tuple(box) if box else None,
+        format_name,
+        constrain,
+        numeric=NumericDecoding(numeric, samples),
+    )
     if out:
         draw_overlay(picture, result, out)
         result["overlay"] = out
@@ -152,18 +174,27 @@ def predict_command(
 
 
 def eval_checkpoint_command(
-    task: str, checkpoint: str, uri: str, limit: int, format_name: str | None, constrain: bool, as_json: bool
+    task: str,
+    checkpoint: str,
+    uri: str,
+    limit: int,
+    format_name: str | None,
+    constrain: bool,
+    as_json: bool,
+    numeric: str = "greedy",
+    samples: int = 16,
 ) -> str:
     from groundlm import data
+    from groundlm.formats.numeric import NumericDecoding
     from groundlm.predict import load_model
     from groundlm.tasks import build_task
     from groundlm.train.collate import Collator
     from groundlm.train.evaluate import evaluate_task
 
     model = load_model(checkpoint)
-    names = {"refer": "refer", "caption": "region_caption"}
+    names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
     if task not in names:
-        raise UserError(f"evaluating a checkpoint supports the tasks refer and caption, not {task!r}")
+        raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
     options = {"format": format_name or "cogvlm"} if task == "refer" else {}
     task_obj = build_task(names[task], **options)
     collator = Collator.for_model(model)
@@ -173,7 +204,9 @@ def eval_checkpoint_command(
         task_obj,
         data.load(uri),
         limit,
+        max_new_tokens=40 if task == "pose" else 24,
         constrain=(format_name or "cogvlm") if constrain and task == "refer" else None,
+        numeric=NumericDecoding(numeric, samples),
     )
     if as_json:
         return json.dumps(_jsonable(metrics))
@@ -206,9 +239,17 @@ def bench_hpe_command(
     grounding: str | None,
     grounding_test: str | None,
     base_model: str | None,
+    numeric: str | None = None,
+    samples: int | None = None,
+    tower: str | None = None,
 ) -> str:
     from groundlm.bench.hpe import format_hpe_table, preset, run_hpe_bench
+    from groundlm.formats.numeric import NumericDecoding
 
+    decoding = None
+    if numeric is not None or samples is not None:
+        default = preset(preset_name).numeric
+        decoding = NumericDecoding(numeric or default.mode, samples or default.samples, default.temperature)
     cfg = preset(
         preset_name,
         run_dir=run_dir,
@@ -217,6 +258,8 @@ def bench_hpe_command(
         grounding=grounding,
         grounding_test=grounding_test,
         base_model=base_model,
+        numeric=decoding,
+        tower=tower,
     )
     result = run_hpe_bench(cfg)
     _write_json(json_path, result)
@@ -284,6 +327,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--threshold", type=float, default=0.5, help="refer: IoU threshold of the accuracy")
     ev.add_argument("--strict", action="store_true", help="refer: count IoU > threshold instead of >=")
+    ev.add_argument(
+        "--numeric",
+        default=None,
+        choices=("greedy", "mean", "median"),
+        help="refer, pose: combine the numbers of sampled answers ('texts' in --pred files; with --checkpoint, "
+        "sample --samples answers) by their mean or median; with --checkpoint 'greedy' decodes once",
+    )
     ev.add_argument("--no-pose-filter", action="store_true", help="pose: keep samples with |angle| > 99 degrees")
     ev.add_argument("--min-depth", type=float, default=1e-3, help="depth: lower cap in metres")
     ev.add_argument("--max-depth", type=float, default=10.0, help="depth: upper cap in metres")
@@ -294,6 +344,7 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=("none", "median", "lstsq", "lstsq_disparity"),
         help="depth: align predictions to ground truth first",
     )
+    ev.add_argument("--samples", type=int, default=16, help="with --checkpoint and --numeric mean|median: answers")
 
     dt = sub.add_parser("data", help="generate and inspect datasets")
     dsub = dt.add_subparsers(dest="data_command", required=True)
@@ -343,6 +394,11 @@ def _build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--grounding", default=None, metavar="URI", help="referring data (default: the train data)")
     bh.add_argument("--grounding-test", default=None, metavar="URI", help="default: the test data")
     bh.add_argument("--base-model", default=None, metavar="DIR", help="a trained grounding model: skip its training")
+    bh.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
+    bh.add_argument(
+        "--numeric", default=None, choices=("greedy", "mean", "median"), help="angle decoding (default: mean)"
+    )
+    bh.add_argument("--samples", type=int, default=None, help="sampled answers per head for mean/median (16)")
 
     mg = sub.add_parser("merge", help="merge fine-tuned models (or LoRA adapters) with their base")
     mg.add_argument("--base", required=True, help="the base model directory")
@@ -364,6 +420,11 @@ def _build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     tr.add_argument("--resume", action="store_true", help="continue from the run directory's newest checkpoint")
 
+    pt = sub.add_parser("pretrain", help="pretrain a vision tower on SpatialWorld's dense labels")
+    pt.add_argument("config", help="a YAML config, e.g. configs/tower-quick.yaml")
+    pt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    pt.add_argument("--out", default=None, help="the tower directory to write (default: the config's 'out')")
+
     pr = sub.add_parser("predict", help="answer one query about one image")
     pr.add_argument("--checkpoint", required=True, help="a model directory (e.g. RUN/final)")
     pr.add_argument("--image", required=True)
@@ -373,6 +434,13 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", default="cogvlm", choices=formats.names(), help="box format the model writes")
     pr.add_argument("--constrain", action="store_true", help="format-constrained decoding")
     pr.add_argument("--out", help="write an overlay PNG")
+    pr.add_argument(
+        "--numeric",
+        default="greedy",
+        choices=("greedy", "mean", "median"),
+        help="refer, pose: decode numbers greedily, or as the mean/median of --samples sampled answers",
+    )
+    pr.add_argument("--samples", type=int, default=16)
 
     fm = sub.add_parser("formats", help="inspect the text formats")
     fsub = fm.add_subparsers(dest="formats_command", required=True)
@@ -381,85 +449,83 @@ def _build_parser() -> argparse.ArgumentParser:
     fp.add_argument("name", choices=formats.names())
     fp.add_argument("text")
     fp.add_argument("--size", nargs=2, type=float, metavar=("W", "H"), required=True, help="image size in pixels")
+
+    # Each command's handler: the parsed arguments -> the plain typed function above.
+    ev.set_defaults(handler=_eval)
+    mk.set_defaults(handler=lambda a: data_make_command(a.out, a.n, a.seed, a.domain, a.size, a.workers, a.scene_type))
+    inf.set_defaults(handler=lambda a: data_info_command(a.uri, a.json))
+    sh.set_defaults(handler=lambda a: data_show_command(a.uri, a.index, a.out))
+    bd.set_defaults(handler=lambda a: bench_data_command(a.n, a.size, a.workers, a.json))
+    bs.set_defaults(handler=lambda a: bench_speed_command(a.batch, a.steps, a.device, a.json))
+    bh.set_defaults(
+        handler=lambda a: bench_hpe_command(
+            a.preset,
+            a.json,
+            a.run_dir,
+            a.train,
+            a.test,
+            a.grounding,
+            a.grounding_test,
+            a.base_model,
+            a.numeric,
+            a.samples,
+            a.tower,
+        )
+    )
+    mg.set_defaults(
+        handler=lambda a: merge_command(
+            a.base, a.tuned, a.out, a.method, a.weights, a.density, a.tau, a.granularity, a.seed
+        )
+    )
+    tr.set_defaults(handler=lambda a: train_command(a.config, a.set, a.resume))
+    pt.set_defaults(handler=lambda a: pretrain_command(a.config, a.set, a.out))
+    pr.set_defaults(
+        handler=lambda a: predict_command(
+            a.checkpoint, a.image, a.task, a.query, a.box, a.format, a.constrain, a.out, a.numeric, a.samples
+        )
+    )
+    fsub.choices["list"].set_defaults(handler=lambda a: formats_list_command())
+    fp.set_defaults(handler=lambda a: formats_parse_command(a.name, a.text, *a.size))
     return parser
+
+
+def _eval(args: argparse.Namespace) -> str:
+    """``groundlm eval``: a checkpoint on a dataset, or prediction files against ground truth."""
+    if args.checkpoint:
+        if not args.data:
+            raise UserError("--checkpoint needs --data URI")
+        return eval_checkpoint_command(
+            args.task,
+            args.checkpoint,
+            args.data,
+            args.limit,
+            args.format[0] if args.format else None,
+            args.constrain,
+            args.json,
+            args.numeric or "greedy",
+            args.samples,
+        )
+    if not args.gt or not args.pred:
+        raise UserError("eval needs --gt and --pred (or --checkpoint and --data)")
+    options = Options(
+        policy=args.policy,
+        threshold=args.threshold,
+        inclusive=not args.strict,
+        pose_filter=None if args.no_pose_filter else 99.0,
+        min_depth=args.min_depth,
+        max_depth=args.max_depth,
+        eigen_crop=args.eigen_crop,
+        align=args.align,
+        numeric="mean" if args.numeric in (None, "greedy") else args.numeric,
+    )
+    return eval_command(args.task, args.gt, args.pred, args.format, args.json, options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "eval" and args.checkpoint:
-            if not args.data:
-                raise UserError("--checkpoint needs --data URI")
-            out = eval_checkpoint_command(
-                args.task,
-                args.checkpoint,
-                args.data,
-                args.limit,
-                args.format[0] if args.format else None,
-                args.constrain,
-                args.json,
-            )
-        elif args.command == "eval":
-            if not args.gt or not args.pred:
-                raise UserError("eval needs --gt and --pred (or --checkpoint and --data)")
-            options = Options(
-                policy=args.policy,
-                threshold=args.threshold,
-                inclusive=not args.strict,
-                pose_filter=None if args.no_pose_filter else 99.0,
-                min_depth=args.min_depth,
-                max_depth=args.max_depth,
-                eigen_crop=args.eigen_crop,
-                align=args.align,
-            )
-            out = eval_command(args.task, args.gt, args.pred, args.format, args.json, options)
-        elif args.command == "data":
-            if args.data_command == "make":
-                out = data_make_command(
-                    args.out, args.n, args.seed, args.domain, args.size, args.workers, args.scene_type
-                )
-            elif args.data_command == "info":
-                out = data_info_command(args.uri, args.json)
-            else:
-                out = data_show_command(args.uri, args.index, args.out)
-        elif args.command == "train":
-            out = train_command(args.config, args.set, args.resume)
-        elif args.command == "predict":
-            out = predict_command(
-                args.checkpoint, args.image, args.task, args.query, args.box, args.format, args.constrain, args.out
-            )
-        elif args.command == "bench" and args.bench_command == "hpe":
-            out = bench_hpe_command(
-                args.preset,
-                args.json,
-                args.run_dir,
-                args.train,
-                args.test,
-                args.grounding,
-                args.grounding_test,
-                args.base_model,
-            )
-        elif args.command == "merge":
-            out = merge_command(
-                args.base,
-                args.tuned,
-                args.out,
-                args.method,
-                args.weights,
-                args.density,
-                args.tau,
-                args.granularity,
-                args.seed,
-            )
-        elif args.command == "bench" and args.bench_command == "speed":
-            out = bench_speed_command(args.batch, args.steps, args.device, args.json)
-        elif args.command == "bench":
-            out = bench_data_command(args.n, args.size, args.workers, args.json)
-        elif args.formats_command == "list":
-            out = formats_list_command()
-        else:
-            out = formats_parse_command(args.name, args.text, *args.size)
+        out = args.handler(args)
     except (UserError, ValueError) as e:
         print(f"groundlm: error: {e}", file=sys.stderr)
         return 2

@@ -10,7 +10,9 @@ from PIL import Image, ImageDraw
 from groundlm import formats
 from groundlm.data.sample import Sample
 from groundlm.errors import UserError
+from groundlm.formats.numeric import GREEDY, NumericDecoding
 from groundlm.models.vlm import GroundedVLM
+from groundlm.tasks import PoseTask, ReferTask
 from groundlm.tasks.base import Example
 from groundlm.tasks.prompts import POSE_PROMPTS, REFER_PROMPTS, REGION_CAPTION_PROMPTS
 from groundlm.train.collate import Collator
@@ -35,9 +37,11 @@ def predict(
     constrain: bool = False,
     max_new_tokens: int | None = None,  # default: 48 for pose (33-token answers), 32 otherwise
     num_beams: int = 1,
+    numeric: NumericDecoding = GREEDY,
 ) -> dict[str, Any]:
     """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption; ``pose``:
-    ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees."""
+    ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees. With sampled ``numeric``
+    decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers."""
     w, h = image.size
     sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
     if task == "refer":
@@ -60,7 +64,8 @@ def predict(
     if max_new_tokens is None:
         max_new_tokens = 48 if task == "pose" else 32
     collator = Collator.for_model(model)
-    (text,) = generate_texts(
+    sampled = numeric.sampled and task in ("refer", "pose")
+    texts = generate_texts(
         model,
         collator,
         [example],
@@ -68,13 +73,21 @@ def predict(
         max_new_tokens,
         num_beams,
         constrain=format if (constrain and task in ("refer", "pose")) else None,
+        samples=numeric.samples if sampled else 1,
+        temperature=numeric.temperature,
     )
-    out: dict[str, Any] = {"task": task, "text": text}
+    out: dict[str, Any] = {"task": task, "text": texts[0]}
     if task in ("refer", "pose"):
-        parsed = formats.get(format).parse(text, w, h)
+        parsed = formats.get(format).parse(texts[0], w, h)
         out.update(parsed=parsed.to_dict(), box=formats.select_box(parsed)[0])
     if task == "pose":
         out["pose"] = dict(zip(("yaw", "pitch", "roll"), parsed.pose)) if parsed.pose else None
+    if sampled:
+        decoder = PoseTask() if task == "pose" else ReferTask(format)
+        combined = decoder.combine([decoder.decode(t, example) for t in texts], numeric.mode)
+        out.update(texts=texts, numeric=numeric.mode, box=combined.box if task == "pose" else combined)
+        if task == "pose":
+            out["pose"] = dict(zip(("yaw", "pitch", "roll"), combined.pose)) if combined.pose else None
     return out
 
 

@@ -16,6 +16,7 @@ def test_hpe_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
         n_test=5,
         size=32,
         model=tiny_config(),
+        tower=None,
         base_steps=3,
         lora=LoraSpec(r=2, alpha=4, towers=("language", "vision")),
         lora_steps=3,
@@ -55,6 +56,52 @@ def test_hpe_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
     assert stored["rows"][1]["mae"] == rows["CNN crop (6DRepNet-style)"]["mae"]
     table = format_hpe_table(result)
     assert all(name in table for name in names) and "grounding_acc50" in table
+
+
+def test_hpe_bench_on_a_pretrained_tower_rereads_and_samples(tmp_path):
+    from groundlm.formats.numeric import NumericDecoding
+    from groundlm.models.backbones import is_tower_dir
+    from groundlm.models.config import VisionConfig
+    from groundlm.pretrain.tower import TowerPretrainConfig, pretrain_tower
+    from groundlm.train.config import SplitSpec
+
+    tower = tmp_path / "tower"
+    pretrain_tower(
+        TowerPretrainConfig(
+            out=str(tower),
+            vision=VisionConfig(kind="resnet", image_size=32, patch_size=8, hidden_size=32, num_layers=2),
+            data=[SplitSpec(f"spatialworld:{tmp_path / 'pre'}", {"n": 4, "seed": 5, "size": 32, "domain": "dusk"})],
+            steps=2,
+            batch_size=2,
+            head_hidden=8,
+        ),
+        progress=False,
+    )
+    cfg = HpeBenchConfig(
+        run_dir=str(tmp_path / "run"),
+        data_dir=str(tmp_path / "data"),
+        n_train=8,
+        n_test=4,
+        size=32,
+        model=tiny_config(),
+        tower=str(tower),
+        base_steps=2,
+        lora=LoraSpec(r=2, alpha=4, train_modules=("region_encoder",)),
+        lora_steps=2,
+        ratios=(0.0,),
+        taus=(0.999,),
+        cnn=CropPoseConfig(crop_size=32, width=16, blocks=2, steps=2, batch_size=4),
+        batch_size=4,
+        eval_items=3,
+        numeric=NumericDecoding("mean", samples=2),
+    )
+    result = run_hpe_bench(cfg, progress=False)
+    assert is_tower_dir(tower)
+    assert result["config"]["model"]["vision"]["path"] == str(tower)
+    assert result["config"]["model"]["vision"]["freeze"] is True
+    rows = {r["row"]: r for r in result["rows"]}
+    # Sampled answers follow the pose syntax, so every VLM row answers (invalid 0) and is scored.
+    assert rows["LoRA only, r=0"]["invalid"] == 0.0 and math.isfinite(rows["LoRA only, r=0"]["mae"])
 
 
 def test_presets():

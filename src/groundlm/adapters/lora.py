@@ -29,6 +29,7 @@ DEFAULT_TARGETS = {
     "vit": ("q_proj", "v_proj"),  # transformers < 5 names them "query" and "value"
     "clip": ("q_proj", "v_proj"),
     "siglip": ("q_proj", "v_proj"),
+    "resnet": ("convolution",),  # every convolution of a ResNet (peft adapts Conv2d as well)
 }
 ADAPTER_FILE = "adapter.safetensors"
 ADAPTER_CONFIG = "adapter.json"
@@ -41,6 +42,9 @@ class LoraSpec:
     dropout: float = 0.0
     towers: tuple[str, ...] = ("language",)  # "language" and/or "vision" (not "on": YAML reads that as True)
     target_modules: tuple[str, ...] | None = None  # None: DEFAULT_TARGETS of each backbone
+    # Submodules of the VLM trained in full beside the adapters (peft's modules_to_save), e.g. "region_encoder"
+    # for a task whose answers re-read regions that the base model never used.
+    train_modules: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict) -> LoraSpec:
@@ -79,11 +83,23 @@ def attach_lora(model: GroundedVLM, spec: LoraSpec) -> None:
     for name, p in model.named_parameters():
         if "lora_" in name:
             p.requires_grad_(True)
+    for name in spec.train_modules:
+        try:
+            model.get_submodule(name).requires_grad_(True)
+        except AttributeError:
+            raise ValueError(f"LoRA train_modules: the model has no submodule {name!r}") from None
     model.config.lora = asdict(spec)
 
 
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().contiguous() for k, v in model.state_dict().items() if "lora_" in k}
+    """The adapters' weights, and those of the fully trained ``train_modules``."""
+    lora = getattr(getattr(model, "config", None), "lora", None) or {}
+    prefixes = tuple(f"{m}." for m in lora.get("train_modules", ()))
+    return {
+        k: v.detach().contiguous()
+        for k, v in model.state_dict().items()
+        if "lora_" in k or (prefixes and k.startswith(prefixes))
+    }
 
 
 def save_lora(model: GroundedVLM, directory: str | Path) -> Path:
@@ -119,6 +135,7 @@ def merge_lora(model: GroundedVLM) -> None:
                 parent_name, _, child = name.rpartition(".")
                 parent = root.get_submodule(parent_name) if parent_name else root
                 setattr(parent, child, module.get_base_layer())
-    for p in model.parameters():
-        p.requires_grad_(True)
+    model.requires_grad_(True)
+    if model.config.vision.freeze:
+        model.vision.requires_grad_(False)
     model.config.lora = None

@@ -34,9 +34,12 @@ from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, trai
 from groundlm.data.show import draw_pose_axes
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
+from groundlm.formats.numeric import NumericDecoding
 from groundlm.metrics.pose import pose_metrics
+from groundlm.models.backbones import resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.models.vlm import GroundedVLM
+from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.train.collate import Collator
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
@@ -44,14 +47,13 @@ from groundlm.train.evaluate import predict_examples
 from groundlm.train.loop import train
 from groundlm.train.stream import ImageCache, evaluation_examples
 
+_LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 COLUMNS = ("yaw", "pitch", "roll", "mae", "invalid", "blended", "head_acc50", "grounding_acc50")
 
 
 def _quick_model() -> VLMConfig:
+    """The quick VLM: the pretrained tower (``HpeBenchConfig.tower``, filled in at run time) and a small Llama."""
     return VLMConfig(
-        vision=VisionConfig(
-            kind="vit", image_size=128, patch_size=16, hidden_size=128, num_layers=3, num_heads=4, intermediate_size=256
-        ),
         language=LanguageConfig(
             kind="llama", hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, max_positions=256
         ),
@@ -71,10 +73,22 @@ class HpeBenchConfig:
     n_test: int = 300
     size: int = 128
     base_model: str | None = None  # a trained grounding model directory: skip step 1
+    # The pretrained vision tower (groundlm pretrain), built with tower_preset when the folder does not exist;
+    # None trains model.vision from scratch instead.
+    tower: str | None = "runs/towers/quick"
+    tower_preset: str = "quick"
+    freeze_tower: bool = True
     model: VLMConfig = field(default_factory=_quick_model)
     base_steps: int = 500
     base_lr: float = 1e-3
-    lora: LoraSpec = field(default_factory=lambda: LoraSpec(r=16, alpha=32, towers=("language", "vision")))
+    # Pose answers re-read the head they found (PoseTask reread): the region encoder, unused by the grounding
+    # base, trains in full beside the adapters.
+    reread: bool = True
+    lora: LoraSpec = field(
+        default_factory=lambda: LoraSpec(
+            r=16, alpha=32, towers=("language",), target_modules=_LLAMA_LINEAR, train_modules=("region_encoder",)
+        )
+    )
     lora_steps: int = 500
     lora_lr: float = 1e-3
     ratios: tuple[float, ...] = (0.0, 0.25, 0.5)
@@ -86,6 +100,8 @@ class HpeBenchConfig:
     cnn: CropPoseConfig = field(default_factory=CropPoseConfig)
     batch_size: int = 32
     eval_items: int = 200
+    # How the VLMs' angles (and boxes) are decoded: the mean of sampled answers by default (formats.numeric).
+    numeric: NumericDecoding = field(default_factory=lambda: NumericDecoding("mean", 16))
     pictures: int = 6
     seed: int = 0
 
@@ -119,16 +135,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         ratios=(0.0, 0.1, 0.25, 0.5),
         taus=(0.99, 0.999, 0.9999),
         cnn=CropPoseConfig(steps=10000),
+        tower="runs/towers/full",
+        tower_preset="full",
         model=VLMConfig(
-            vision=VisionConfig(
-                kind="vit",
-                image_size=224,
-                patch_size=16,
-                hidden_size=384,
-                num_layers=6,
-                num_heads=6,
-                intermediate_size=1536,
-            ),
             language=LanguageConfig(
                 kind="llama", hidden_size=512, num_layers=8, num_heads=8, intermediate_size=1536, max_positions=512
             ),
@@ -172,16 +181,20 @@ def _train_config(
     )
 
 
-def _evaluate_vlm(model: GroundedVLM, pose_examples, refer_examples, images: ImageCache) -> tuple[dict, list]:
+def _evaluate_vlm(
+    model: GroundedVLM, pose_task: PoseTask, pose_examples, refer_examples, images: ImageCache, numeric: NumericDecoding
+) -> tuple[dict, list]:
     collator = Collator.for_model(model)
-    pose_task, refer_task = PoseTask(), ReferTask()
-    preds = predict_examples(model, collator, pose_task, pose_examples, images, max_new_tokens=40, progress=True)
+    refer_task = ReferTask()
+    preds = predict_examples(
+        model, collator, pose_task, pose_examples, images, max_new_tokens=40, progress=True, numeric=numeric
+    )
     m = pose_task.score(preds, pose_examples)
     out = {k: m[k] for k in ("yaw", "pitch", "roll", "mae", "invalid", "blended")}
     out["head_acc50"] = m["box_acc50"]
     out["grounding_acc50"] = None
     if refer_examples:
-        boxes = predict_examples(model, collator, refer_task, refer_examples, images, progress=True)
+        boxes = predict_examples(model, collator, refer_task, refer_examples, images, progress=True, numeric=numeric)
         out["grounding_acc50"] = refer_task.score(boxes, refer_examples)["acc50"]
     return out, preds
 
@@ -218,6 +231,10 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     (run / "models").mkdir(parents=True, exist_ok=True)
     log = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)
 
+    if cfg.tower:
+        ensure_tower(cfg.tower, cfg.tower_preset, progress=progress)
+        vision = resolve_vision(VisionConfig(path=cfg.tower, freeze=cfg.freeze_tower))
+        cfg = replace(cfg, model=replace(cfg.model, vision=vision))
     train_spec = _split(cfg, cfg.train, "train", "headshot", cfg.n_train, cfg.seed)
     test_spec = _split(cfg, cfg.test, "test", "headshot-dusk", cfg.n_test, cfg.seed + 1)
     ground_spec = SplitSpec(cfg.grounding) if cfg.grounding else train_spec
@@ -233,7 +250,8 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         return loaded[spec.uri]
 
     train_ds, test_ds, ground_test = load(train_spec), load(test_spec), load(ground_test_spec)
-    pose_examples = evaluation_examples(test_ds, PoseTask(), cfg.eval_items)
+    pose_task = PoseTask(reread=cfg.reread)
+    pose_examples = evaluation_examples(test_ds, pose_task, cfg.eval_items)
     if not pose_examples:
         raise UserError(f"{test_spec.uri}: no head with a pose to test on")
     refer_examples = evaluation_examples(ground_test, ReferTask(), cfg.eval_items)
@@ -274,7 +292,9 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
             progress=progress,
         )
         base_dir = base_run / "final"
-    base_metrics, _ = _evaluate_vlm(GroundedVLM.from_pretrained(base_dir), pose_examples, refer_examples, images)
+    base_metrics, _ = _evaluate_vlm(
+        GroundedVLM.from_pretrained(base_dir), pose_task, pose_examples, refer_examples, images, cfg.numeric
+    )
     add("grounding base (no pose)", base_metrics)
 
     # 2. LoRA fine-tunes per rehearsal ratio.
@@ -284,7 +304,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
             log(f"skipping rehearsal ratio {r}: {ground_spec.uri} has no grounding data")
             continue
         log(f"LoRA fine-tuning for pose, rehearsal ratio {r}")
-        tasks = [TaskSpec("pose", 1.0 - r, data=train_spec)]
+        tasks = [TaskSpec("pose", 1.0 - r, options={"reread": cfg.reread}, data=train_spec)]
         if r > 0:
             tasks.append(TaskSpec("refer", r, data=ground_spec))
         lora_run = models / f"lora-r{r:g}"
@@ -295,7 +315,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         tuned[r] = lora_run / "final"
         name = f"LoRA only, r={r:g}"
         metrics, preds_of[name] = _evaluate_vlm(
-            GroundedVLM.from_pretrained(tuned[r]), pose_examples, refer_examples, images
+            GroundedVLM.from_pretrained(tuned[r]), pose_task, pose_examples, refer_examples, images, cfg.numeric
         )
         add(name, metrics, ratio=r)
 
@@ -315,7 +335,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
             log(f"merging: {name}")
             report = merge_models(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
             metrics, preds_of[name] = _evaluate_vlm(
-                GroundedVLM.from_pretrained(out_dir), pose_examples, refer_examples, images
+                GroundedVLM.from_pretrained(out_dir), pose_task, pose_examples, refer_examples, images, cfg.numeric
             )
             info = {"merged_ratio": cfg.merge_ratio, **{k: v for k, v in kwargs.items() if k != "method"}}
             if "taken" in report:

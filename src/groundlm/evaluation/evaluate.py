@@ -3,9 +3,13 @@
 Line schemas (JSON Lines, one object per line; boxes are pixel ``xyxy``; angles degrees):
 
 * refer    gt ``{"id", "width", "height", "box"}``;
-           pred ``{"id", "text"}`` (parsed with a format) or ``{"id", "box"}``
+           pred ``{"id", "text"}`` (parsed with a format), ``{"id", "texts": [...]}`` or ``{"id", "box"}``
 * pose     gt ``{"id", "width", "height", "yaw", "pitch", "roll", "box"?}``;
-           pred ``{"id", "text"}`` or ``{"id", "yaw", "pitch", "roll", "box"?}``
+           pred ``{"id", "text"}``, ``{"id", "texts": [...]}`` or ``{"id", "yaw", "pitch", "roll", "box"?}``
+
+``texts`` holds several sampled answers to one query: each is parsed, and the numbers of those that parse are
+combined by ``Options.numeric`` (mean or median, :mod:`groundlm.formats.numeric`); the parse errors of the others
+are counted only when no answer parses.
 * caption  gt ``{"id", "refs": [...]}``; pred ``{"id", "caption"}``
 * depth    gt/pred ``{"id", "depth": PATH}``: a 16-bit PNG in millimetres or a ``.npy`` in metres, relative to the file
 * densecap gt ``{"id", "regions": [{"box", "captions": [...]}]}``;
@@ -30,6 +34,7 @@ from tqdm import tqdm
 
 from groundlm import formats
 from groundlm.errors import UserError
+from groundlm.formats.numeric import combine
 from groundlm.jsonl import Line, box, index_by_id, number, positive, read_jsonl, strings, text
 from groundlm.metrics import (
     DenseImage,
@@ -69,6 +74,7 @@ class Options:
     max_depth: float = 10.0
     eigen_crop: bool = False
     align: str = "none"
+    numeric: str = "mean"  # how the numbers of several sampled answers ("texts") are combined
 
 
 def _pair(gt_path: str, pred_path: str, report: Report) -> list[tuple[Line, Line | None]]:
@@ -98,6 +104,12 @@ def evaluate_refer(gt_path: str, pred_path: str, options: Options) -> Report:
         gts.append(g.get("box", box))
         if p is None:
             preds.append(None)
+        elif p.has("texts"):
+            results = [_codec(options, p).parse(t, w, h) for t in p.get("texts", strings)]
+            chosen = [formats.select_box(r, options.policy) for r in results]
+            if all(err for _, err in chosen):
+                report.errors[chosen[0][1] if chosen else "no_match"] += 1
+            preds.append(combine([b for b, _ in chosen], options.numeric))
         elif p.has("text"):
             chosen, err = formats.select_box(_codec(options, p).parse(p.get("text", text), w, h), options.policy)
             if err:
@@ -122,7 +134,14 @@ def evaluate_pose(gt_path: str, pred_path: str, options: Options) -> Report:
         gts.append(_angles(g))
         gt_boxes.append(g.get("box", box) if g.has("box") else None)
         pose, pbox = None, None
-        if p is not None and p.has("text"):
+        if p is not None and p.has("texts"):
+            results = [codec.parse(t, w, h) for t in p.get("texts", strings)]
+            ok = [r for r in results if r.ok]
+            if not ok:
+                report.errors[results[0].error if results else "no_match"] += 1
+            pose = combine([r.pose for r in ok], options.numeric)
+            pbox = combine([r.boxes[0] for r in ok], options.numeric)
+        elif p is not None and p.has("text"):
             result = codec.parse(p.get("text", text), w, h)
             if result.error:
                 report.errors[result.error] += 1

@@ -49,12 +49,12 @@ class PoseCodec(Codec):
     name = "pose"
     description = "[[x0,y0,x1,y1]] yaw:+12.5 pitch:-3.0 roll:+0.8 (box on 000-999, degrees)"
     # Angles up to 180.0 degrees: 180.0, 100.0-179.9, or one or two digits and a decimal.
-    answer_pattern = (
-        r"\[\[\d{3},\d{3},\d{3},\d{3}\]\]"
+    angles_pattern = (
         r" yaw:[+-](180\.0|1[0-7]\d\.\d|\d{1,2}\.\d)"
         r" pitch:[+-](180\.0|1[0-7]\d\.\d|\d{1,2}\.\d)"
         r" roll:[+-](180\.0|1[0-7]\d\.\d|\d{1,2}\.\d)"
     )
+    answer_pattern = r"\[\[\d{3},\d{3},\d{3},\d{3}\]\]" + angles_pattern
 
     def __init__(self, max_abs: float = 180.0) -> None:
         self.max_abs = max_abs

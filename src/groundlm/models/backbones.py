@@ -5,9 +5,17 @@ Nothing is downloaded: ``path`` must be a local directory (``local_files_only``)
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
     AutoModel,
@@ -33,6 +41,10 @@ from groundlm.models.config import LanguageConfig, VisionConfig
 
 VISION_KINDS = ("vit", "clip", "siglip", "resnet")
 LANGUAGE_KINDS = ("llama", "gpt2", "qwen2")
+TOWER_CONFIG = "tower.json"
+TOWER_WEIGHTS = "tower.safetensors"
+# What a tower directory fixes; the rest of VisionConfig (path, freeze) is the user's choice.
+_TOWER_FIELDS = tuple(f.name for f in fields(VisionConfig) if f.name not in ("path", "freeze"))
 
 
 class VisionTower(nn.Module):
@@ -50,6 +62,17 @@ class VisionTower(nn.Module):
         config = model.config
         self.hidden_size = config.hidden_sizes[-1] if hasattr(config, "hidden_sizes") else config.hidden_size
 
+    @property
+    def frozen(self) -> bool:
+        return not any(p.requires_grad for p in self.model.parameters())
+
+    def train(self, mode: bool = True) -> VisionTower:
+        """A frozen tower stays in eval mode, so that its batch-norm statistics do not drift either."""
+        super().train(mode)
+        if self.frozen:
+            self.model.eval()
+        return self
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         kwargs = {"interpolate_pos_encoding": False} if isinstance(self.model, ViTModel) else {}
         hidden = self.model(pixel_values=pixel_values, **kwargs).last_hidden_state
@@ -58,9 +81,67 @@ class VisionTower(nn.Module):
         return hidden[:, 1:] if self.has_cls else hidden
 
 
-def build_vision(cfg: VisionConfig) -> VisionTower:
+def resized_rgb(image: Image.Image, size: int) -> np.ndarray:
+    """``[size, size, 3]`` uint8: the image in RGB, resized (bilinear) to the tower's square input."""
+    im = image.convert("RGB")
+    if im.size != (size, size):
+        im = im.resize((size, size), Image.Resampling.BILINEAR)
+    return np.array(im, dtype=np.uint8)
+
+
+def normalized(pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """``[..., 3, S, S]`` values in [0, 1] -> the tower's normalised input, ``(x - mean) / std`` per channel."""
+    m = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device)[:, None, None]
+    s = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device)[:, None, None]
+    return (pixels - m) / s
+
+
+def is_tower_dir(path: str | Path | None) -> bool:
+    """True for a directory written by :func:`save_tower`."""
+    return path is not None and (Path(path) / TOWER_CONFIG).is_file()
+
+
+def save_tower(tower: VisionTower, cfg: VisionConfig, directory: str | Path, info: dict[str, Any]) -> Path:
+    """Write a tower directory: ``tower.json`` (the architecture as :class:`VisionConfig` fields, plus ``info``,
+    e.g. how it was pretrained) and ``tower.safetensors`` (the ``transformers`` model's weights)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arch = {k: v for k, v in asdict(cfg).items() if k in _TOWER_FIELDS}
+    (directory / TOWER_CONFIG).write_text(json.dumps({"vision": arch, "info": info}, indent=2) + "\n")
+    save_file({k: v.contiguous() for k, v in tower.model.state_dict().items()}, str(directory / TOWER_WEIGHTS))
+    return directory
+
+
+def read_tower(directory: str | Path) -> tuple[VisionConfig, dict[str, Any]]:
+    """The architecture and the ``info`` stored in a tower directory."""
+    data = json.loads((Path(directory) / TOWER_CONFIG).read_text())
+    arch = {k: tuple(v) if isinstance(v, list) else v for k, v in data["vision"].items() if k in _TOWER_FIELDS}
+    return VisionConfig(**arch), data.get("info", {})
+
+
+def resolve_vision(cfg: VisionConfig) -> VisionConfig:
+    """``cfg`` with the architecture of its tower directory filled in (``path`` and ``freeze`` kept), so that a
+    saved VLM config describes its tower completely; other configs are returned unchanged."""
+    if not is_tower_dir(cfg.path):
+        return cfg
+    arch, _ = read_tower(cfg.path)
+    return replace(arch, path=cfg.path, freeze=cfg.freeze)
+
+
+def build_vision(cfg: VisionConfig, load_weights: bool = True) -> VisionTower:
+    """The tower described by ``cfg``. A ``path`` to a tower directory loads its weights (unless
+    ``load_weights`` is False: the caller loads a state dict that holds them); another ``path`` loads a
+    ``transformers`` checkpoint; otherwise the tower is built from scratch with ``cfg``'s sizes."""
     if cfg.kind not in VISION_KINDS:
         raise ValueError(f"unknown vision kind {cfg.kind!r}; expected one of {VISION_KINDS}")
+    # A saved VLM's config holds its tower's whole architecture, so it loads even where the tower folder is gone
+    # (a path without a transformers checkpoint in it).
+    if is_tower_dir(cfg.path) or (cfg.path and not load_weights and not (Path(cfg.path) / "config.json").is_file()):
+        arch = resolve_vision(cfg) if is_tower_dir(cfg.path) else cfg
+        tower = build_vision(replace(arch, path=None))
+        if load_weights:
+            tower.model.load_state_dict(load_file(str(Path(cfg.path) / TOWER_WEIGHTS)))
+        return tower
     if cfg.kind == "resnet" and not cfg.path:
         # Stem /4, then stages at /1, /2, /2, ... until the stride equals patch_size (e.g. 3 stages for 16).
         stages = max(1, round(math.log2(cfg.patch_size / 4)) + 1)

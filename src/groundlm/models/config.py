@@ -11,7 +11,11 @@ class VisionConfig:
     """The vision tower: ``kind`` in vit | clip | siglip | resnet; ``path`` a local ``transformers`` checkpoint.
 
     For ``resnet`` built from scratch, ``patch_size`` is the output stride (16: three stages), ``hidden_size`` the
-    last stage's width and ``num_layers`` the total number of residual blocks."""
+    last stage's width and ``num_layers`` the total number of residual blocks.
+
+    ``path`` may also be a tower directory written by ``groundlm pretrain`` (``tower.json`` + weights): its
+    architecture fields replace these when the model is built. ``freeze`` keeps the tower's weights (and
+    batch-norm statistics) fixed while the rest of the VLM trains."""
 
     kind: str = "vit"
     path: str | None = None
@@ -23,6 +27,11 @@ class VisionConfig:
     intermediate_size: int = 384
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    freeze: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VisionConfig:
+        return _build(cls, data)
 
 
 @dataclass

@@ -16,8 +16,9 @@ from groundlm import formats
 
 
 class FormatConstraint(LogitsProcessor):
-    def __init__(self, format_name: str, tokenizer, top_k: int = 64) -> None:
-        pattern = formats.get(format_name).answer_pattern
+    def __init__(self, format_name: str | None, tokenizer, top_k: int = 64, pattern: str | None = None) -> None:
+        """Answers follow ``format_name``'s answer pattern, or ``pattern`` (a regular expression) if given."""
+        pattern = pattern or formats.get(format_name).answer_pattern
         if not pattern:
             raise ValueError(f"format {format_name!r} has no answer pattern for constrained decoding")
         self.pattern = regex.compile(pattern)

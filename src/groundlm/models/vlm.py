@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import LogitsProcessorList
 
-from groundlm.models.backbones import build_language, build_vision
+from groundlm.models.backbones import build_language, build_vision, resolve_vision
 from groundlm.models.config import VLMConfig
 from groundlm.models.region import RoIRegionEncoder
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, load_tokenizer
@@ -55,12 +55,18 @@ def sincos_2d(grid: int, width: int) -> torch.Tensor:
 
 
 class GroundedVLM(nn.Module):
-    def __init__(self, config: VLMConfig, tokenizer=None) -> None:
+    def __init__(self, config: VLMConfig, tokenizer=None, load_weights: bool = True) -> None:
+        """Build the model; ``load_weights=False`` skips loading a pretrained tower's weights (for callers that
+        load a full state dict next, as :meth:`from_pretrained` does)."""
         super().__init__()
+        config.vision = resolve_vision(config.vision)
         self.config = config
         self.tokenizer = tokenizer or load_tokenizer(config.tokenizer)
         tok = self.tokenizer
-        self.vision = build_vision(config.vision)
+        self.vision = build_vision(config.vision, load_weights=load_weights)
+        if config.vision.freeze:
+            self.vision.requires_grad_(False)
+            self.vision.train(self.training)
         self.lm = build_language(
             config.language, len(tok), tok.pad_token_id, tok.bos_token_id or tok.eos_token_id, tok.eos_token_id
         )
@@ -171,19 +177,29 @@ class GroundedVLM(nn.Module):
         max_new_tokens: int = 32,
         num_beams: int = 1,
         logits_processor: LogitsProcessorList | None = None,
+        samples: int = 1,
+        temperature: float = 1.0,
+        sample: bool | None = None,
     ) -> torch.Tensor:
-        """New token ids ``[B, <= max_new_tokens]`` (greedy or beam search, with the LM's KV cache).
+        """New token ids ``[B, <= max_new_tokens]`` (greedy or beam search, with the LM's KV cache); with
+        ``samples > 1``, ``[B * samples, ...]``: that many answers per prompt drawn at ``temperature``, the answers
+        of one prompt consecutive. ``sample`` (default: ``samples > 1``) draws answers at ``temperature`` instead
+        of taking the most likely token.
 
         Prompts must be left-padded so that every row ends at its last prompt token.
         """
         embeds = self.embed(input_ids, pixel_values, region_boxes)
         tok = self.tokenizer
+        sample = samples > 1 if sample is None else sample
         return self.lm.generate(
             inputs_embeds=embeds,
             attention_mask=attention_mask,
             max_new_tokens=max_new_tokens,
             num_beams=num_beams,
-            do_sample=False,
+            do_sample=sample,
+            num_return_sequences=samples,
+            temperature=temperature if sample else None,
+            top_k=0 if sample else None,
             pad_token_id=tok.pad_token_id,
             eos_token_id=tok.eos_token_id,
             logits_processor=logits_processor,
@@ -210,7 +226,7 @@ class GroundedVLM(nn.Module):
             raise FileNotFoundError(f"{directory} is not a groundlm model directory (no {CONFIG})")
         config = VLMConfig.from_dict(json.loads((directory / CONFIG).read_text())["groundlm"])
         lora, config.lora = config.lora, None
-        model = cls(config, tokenizer=load_tokenizer(directory / "tokenizer"))
+        model = cls(config, tokenizer=load_tokenizer(directory / "tokenizer"), load_weights=False)
         if lora is not None:
             from groundlm.adapters.lora import LoraSpec
 

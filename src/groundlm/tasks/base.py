@@ -26,10 +26,23 @@ class Example:
     sample: Sample
     region_boxes: list[Box] = field(default_factory=list)  # pixel xyxy on the original image
     answer: Any = None  # what the metric compares against (a box, reference captions, ...)
+    # Re-reading: the answer starts with one box (CogVLM syntax); the target then holds a <region> marker for that
+    # box (whose pixel box ends region_boxes), and generation inserts the region of the box the model wrote
+    # before it writes the rest, whose syntax this regular expression states.
+    reread: str | None = None
+    # Text the answer already starts with (generation continues after it), tokenized as targets are.
+    answer_prefix: str = ""
 
 
 class Task(ABC):
     name: str
+
+    @property
+    def answer_format(self) -> str | None:
+        """The format (``groundlm.formats``) answers are written in, when there is one: constrained decoding and
+        sampled numeric decoding follow its syntax."""
+        codec = getattr(self, "codec", None)
+        return codec.name if codec is not None else None
 
     @abstractmethod
     def items(self, sample: Sample) -> list[Any]:
@@ -42,6 +55,12 @@ class Task(ABC):
     @abstractmethod
     def decode(self, text: str, example: Example) -> Any:
         """Prediction from generated text (never raises)."""
+
+    def combine(self, predictions: Sequence[Any], mode: str) -> Any:
+        """One prediction from several decoded answers to one example (sampled numeric decoding,
+        :mod:`groundlm.formats.numeric`). Tasks whose answers hold numbers combine them by ``mode`` (mean or
+        median); the default keeps the first answer."""
+        return predictions[0]
 
     @abstractmethod
     def score(self, predictions: Sequence[Any], examples: Sequence[Example]) -> dict[str, float]:

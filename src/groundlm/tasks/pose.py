@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from groundlm.data.sample import Head, Sample
+from groundlm.formats.numeric import combine
 from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec
 from groundlm.metrics.pose import pose_metrics
 from groundlm.tasks.base import Box, Example, Task, pick
@@ -53,8 +54,12 @@ def person_expressions(sample: Sample, head: Head) -> tuple[str, ...]:
 class PoseTask(Task):
     name = "pose"
 
-    def __init__(self, max_abs: float = 180.0) -> None:
+    def __init__(self, max_abs: float = 180.0, reread: bool = False) -> None:
+        """``reread``: the answer re-reads the head it found: after the head box, the region tokens of that box
+        (RoI-Align of the tower's features, :class:`groundlm.models.region.RoIRegionEncoder`) enter the sequence
+        before the angles: the true box in training, the model's own box in generation."""
         self.codec = PoseCodec(max_abs=max_abs)
+        self.reread = reread
 
     def items(self, sample: Sample) -> list[PoseItem]:
         out = []
@@ -69,7 +74,13 @@ class PoseTask(Task):
         expr = pick(item.expressions, rng)
         prompt = "<image>" + pick(POSE_PROMPTS, rng).format(expr=expr)
         target = self.codec.render(h.box, h.yaw, h.pitch, h.roll, sample.width, sample.height)
-        return Example(prompt, target, sample, answer=h)
+        if not self.reread:
+            return Example(prompt, target, sample, answer=h)
+        box_text, angles = target.split("]]", 1)
+        # Teacher forcing reads the true head's region; generation replaces it with the region of its own box.
+        return Example(
+            prompt, f"{box_text}]]<region>{angles}", sample, [h.box], answer=h, reread=PoseCodec.angles_pattern
+        )
 
     def decode(self, text: str, example: Example) -> PosePrediction:
         result = self.codec.parse(text, example.sample.width, example.sample.height)
@@ -78,6 +89,13 @@ class PoseTask(Task):
             return PosePrediction(box, result.pose, "ok")
         kind = "blended" if result.error in BLENDED_ERRORS else "unparsed"
         return PosePrediction(box, None, kind, result.error)
+
+    def combine(self, predictions: Sequence[PosePrediction], mode: str) -> PosePrediction:
+        """The mean or median box and angles of the ``ok`` answers; the first answer when none is ``ok``."""
+        ok = [p for p in predictions if p.kind == "ok"]
+        if not ok:
+            return predictions[0]
+        return PosePrediction(combine([p.box for p in ok], mode), combine([p.pose for p in ok], mode), "ok")
 
     def score(self, predictions: Sequence[PosePrediction], examples: Sequence[Example]) -> dict[str, float]:
         """:func:`groundlm.metrics.pose.pose_metrics` (MAE per angle, invalid share, head-box Acc@0.5) plus the

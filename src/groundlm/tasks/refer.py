@@ -9,6 +9,7 @@ import numpy as np
 
 from groundlm import formats
 from groundlm.data.sample import Referring, Sample
+from groundlm.formats.numeric import combine
 from groundlm.metrics import grounding_metrics
 from groundlm.tasks.base import Example, Task, pick
 from groundlm.tasks.prompts import REFER_PROMPTS
@@ -34,6 +35,10 @@ class ReferTask(Task):
         result = self.codec.parse(text, example.sample.width, example.sample.height)
         box, _ = formats.select_box(result, self.policy)
         return box
+
+    def combine(self, predictions: Sequence[Any], mode: str) -> Any:
+        """The mean or median box of the answers that gave one (None when none did)."""
+        return combine(predictions, mode)
 
     def score(self, predictions: Sequence[Any], examples: Sequence[Example]) -> dict[str, float]:
         return grounding_metrics(list(predictions), [e.answer for e in examples])

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from PIL import Image
 
+from groundlm.models.backbones import normalized, resized_rgb
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN
 from groundlm.tasks.base import Example
 
@@ -50,11 +50,8 @@ class Collator:
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
         """RGB image -> ``[3, S, S]`` float tensor, resized (bilinear) and normalised."""
-        im = image.convert("RGB")
-        if im.size != (self.image_size, self.image_size):
-            im = im.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
-        x = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        return (x - torch.tensor(self.mean)[:, None, None]) / torch.tensor(self.std)[:, None, None]
+        x = torch.from_numpy(resized_rgb(image, self.image_size)).permute(2, 0, 1).float() / 255.0
+        return normalized(x, self.mean, self.std)
 
     def expand(self, prompt: str) -> str:
         return prompt.replace(IMAGE_TOKEN, IMAGE_TOKEN * self.image_tokens).replace(
@@ -73,12 +70,15 @@ class Collator:
     def train_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
         tok = self.tokenizer
         rows, labels = [], []
+        region_id = tok.convert_tokens_to_ids(REGION_TOKEN)
         for ex in examples:
             prompt = self._prompt_ids(ex)
-            target = [*tok(ex.target, add_special_tokens=False).input_ids, tok.eos_token_id]
+            # A target may hold <region> markers (re-reading answers): their placeholders are inputs, not labels.
+            target = [*tok(self.expand(ex.target), add_special_tokens=False).input_ids, tok.eos_token_id]
             ids = (prompt + target)[: self.max_length]
             rows.append(ids)
-            labels.append(([IGNORE] * len(prompt) + target)[: self.max_length])
+            target_labels = [IGNORE if t == region_id else t for t in target]
+            labels.append(([IGNORE] * len(prompt) + target_labels)[: self.max_length])
         width = max(len(r) for r in rows)
         pad = tok.pad_token_id
         return {
@@ -90,7 +90,11 @@ class Collator:
         }
 
     def generation_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
-        rows = [self._prompt_ids(ex) for ex in examples]
+        tok = self.tokenizer
+        rows = [
+            self._prompt_ids(ex) + tok(self.expand(ex.answer_prefix), add_special_tokens=False).input_ids
+            for ex in examples
+        ]
         width = max(len(r) for r in rows)
         pad = self.tokenizer.pad_token_id
         return {

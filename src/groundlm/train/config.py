@@ -12,7 +12,8 @@ import yaml
 from groundlm.adapters.lora import LoraSpec
 from groundlm.data.dataset import Uri
 from groundlm.errors import UserError
-from groundlm.models.config import VLMConfig
+from groundlm.formats.numeric import NumericDecoding
+from groundlm.models.config import VisionConfig, VLMConfig
 
 
 @dataclass
@@ -30,8 +31,13 @@ class SplitSpec:
 
     @property
     def missing(self) -> bool:
-        """True when the split is to be generated and its folder holds no annotations yet."""
-        return self.generate is not None and not (self.path / "annotations.jsonl").is_file()
+        """True when the split is to be generated and its folder holds no split yet, or one generated before its
+        domain's definition changed (it is then generated anew)."""
+        if self.generate is None:
+            return False
+        from groundlm.data.synth.writer import is_current_split
+
+        return not is_current_split(self.path, self.generate.get("domain", "classic"))
 
     def make(self) -> None:
         """Generate the split (``groundlm data make`` with the ``generate`` arguments) if it is missing."""
@@ -61,6 +67,9 @@ class TrainConfig:
     tasks: list[TaskSpec] = field(default_factory=lambda: [TaskSpec("refer")])
     model: VLMConfig = field(default_factory=VLMConfig)
     init_from: str | None = None  # a model directory to start from instead of fresh weights
+    # When model.vision.path names a tower directory that does not exist yet, pretrain it first with this
+    # groundlm.pretrain preset (e.g. "quick"); None leaves a missing path an error.
+    tower_preset: str | None = None
     lora: LoraSpec | None = None
     seed: int = 0
     batch_size: int = 32  # global, over all processes and accumulation steps
@@ -75,6 +84,7 @@ class TrainConfig:
     save_every: int = 250
     max_new_tokens: int = 24
     num_beams: int = 1
+    numeric: NumericDecoding = field(default_factory=NumericDecoding)  # how numbers in answers are decoded
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
     tensorboard: bool = False
     threads: int | None = None  # torch CPU threads; None leaves torch's default
@@ -83,7 +93,14 @@ class TrainConfig:
         return asdict(self)
 
 
-def _typed(cls, data: Any, where: str):
+def _split(value: Any, where: str) -> SplitSpec:
+    return typed(SplitSpec, value if isinstance(value, dict) else {"uri": value}, where)
+
+
+def typed(cls, data: Any, where: str):
+    """The dataclass ``cls`` from YAML data, nested configs typed by field name (``train``/``val``/``data``:
+    split specs, one or a list; ``tasks``; ``model``; ``vision``; ``lora``); a wrong field is a :class:`UserError`
+    that names ``where``."""
     if cls is VLMConfig:
         return VLMConfig.from_dict(data or {})
     if not isinstance(data, dict):
@@ -95,21 +112,29 @@ def _typed(cls, data: Any, where: str):
         raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}{hint}")
     out = {}
     for name, value in data.items():
-        if name in ("train", "val", "data") and cls in (TrainConfig, TaskSpec):
-            value = (
-                None
-                if value is None
-                else _typed(SplitSpec, value if isinstance(value, dict) else {"uri": value}, f"{where}.{name}")
-            )
+        if name in ("train", "val", "data") and cls is not SplitSpec:
+            if value is None:
+                pass
+            elif isinstance(value, list):
+                value = [_split(v, f"{where}.{name}") for v in value]
+            else:
+                value = _split(value, f"{where}.{name}")
         elif name == "tasks":
-            value = [_typed(TaskSpec, t if isinstance(t, dict) else {"name": t}, f"{where}.tasks") for t in value]
+            value = [typed(TaskSpec, t if isinstance(t, dict) else {"name": t}, f"{where}.tasks") for t in value]
         elif name == "model":
             try:
                 value = VLMConfig.from_dict(value or {})
             except (ValueError, TypeError) as e:
                 raise UserError(f"{where}.model: {e}") from None
+        elif name == "vision":
+            try:
+                value = VisionConfig.from_dict(value or {})
+            except (ValueError, TypeError) as e:
+                raise UserError(f"{where}.vision: {e}") from None
+        elif name == "numeric":
+            value = typed(NumericDecoding, value if isinstance(value, dict) else {"mode": value}, f"{where}.numeric")
         elif name == "lora":
-            value = None if value is None else _typed(LoraSpec, value, f"{where}.lora")
+            value = None if value is None else typed(LoraSpec, value, f"{where}.lora")
         elif isinstance(value, list):
             value = tuple(value)
         else:
@@ -117,7 +142,7 @@ def _typed(cls, data: Any, where: str):
         out[name] = value
     try:
         return cls(**out)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise UserError(f"{where}: {e}") from None
 
 
@@ -151,8 +176,8 @@ def _set(tree: dict[str, Any], dotted: str, raw: str) -> None:
     node[keys[-1]] = yaml.safe_load(raw)
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
-    """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML)."""
+def read_yaml(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
+    """A YAML config file as a tree, with ``key.sub=value`` overrides applied (values parsed as YAML)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
@@ -165,6 +190,13 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
             raise UserError(f"--set {item!r}: expected key=value")
         key, raw = item.split("=", 1)
         _set(tree, key.strip(), raw)
+    return tree
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
+    """Read a training config (YAML) and apply ``key.sub=value`` overrides (values parsed as YAML)."""
+    tree = read_yaml(path, overrides)
+    path = Path(path)
     if "run_dir" not in tree or "train" not in tree:
         raise UserError(f"{path}: a config needs at least 'run_dir' and 'train'")
-    return _typed(TrainConfig, tree, path.name)
+    return typed(TrainConfig, tree, path.name)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 from tqdm import tqdm
+from transformers import LogitsProcessor, LogitsProcessorList
 
+from groundlm import formats
 from groundlm.data.dataset import SampleDataset
+from groundlm.formats.numeric import GREEDY, NumericDecoding
 from groundlm.models.constrained import FormatConstraint
+from groundlm.models.tokenizer import REGION_TOKEN
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example, Task
 from groundlm.train.collate import IGNORE, Collator, to_device
@@ -40,14 +45,66 @@ def generate_texts(
     constrain: str | None = None,
     batch_size: int = 32,
     progress: bool = False,
+    samples: int = 1,
+    temperature: float = 1.0,
+    processors: Sequence[LogitsProcessor] = (),
 ) -> list[str]:
-    """Generated answers for ``examples``; ``constrain`` names a format whose syntax decoding must follow."""
+    """Generated answers for ``examples``; ``constrain`` names a format whose syntax decoding must follow. With
+    ``samples > 1``, that many sampled answers per example, consecutive (``len(examples) * samples`` texts).
+    ``processors`` are applied to the next-token scores before the format constraint.
+
+    Re-reading examples (``Example.reread``) are answered in two passes: the box (constrained to CogVLM's
+    one-box syntax), then, with the region of that box inserted, the rest (constrained to ``reread`` when
+    ``constrain`` is set or answers are sampled)."""
+    pattern = formats.get(constrain).answer_pattern if constrain else None
+    if not examples or examples[0].reread is None:
+        return _generate(
+            model, collator, examples, images, max_new_tokens, num_beams, pattern, batch_size, progress,
+            samples, temperature, processors, samples > 1,
+        )  # fmt: skip
+    first = [replace(e, region_boxes=e.region_boxes[: e.prompt.count(REGION_TOKEN)]) for e in examples]
+    boxes = _generate(
+        model, collator, first, images, max_new_tokens, num_beams, formats.get("cogvlm").answer_pattern,
+        batch_size, progress, samples, temperature, processors, samples > 1,
+    )  # fmt: skip
+    cogvlm, second = formats.get("cogvlm"), []
+    for i, text in enumerate(boxes):
+        e = first[i // samples]
+        parsed = cogvlm.parse(text, e.sample.width, e.sample.height).boxes
+        box = parsed[0] if parsed else (0.0, 0.0, float(e.sample.width), float(e.sample.height))
+        second.append(replace(e, answer_prefix=text + REGION_TOKEN, region_boxes=[*e.region_boxes, box]))
+    rest_pattern = examples[0].reread if (constrain or samples > 1) else None
+    rest = _generate(
+        model, collator, second, images, max_new_tokens, num_beams, rest_pattern, batch_size, progress,
+        1, temperature, processors, samples > 1,
+    )  # fmt: skip
+    return [a + b for a, b in zip(boxes, rest)]
+
+
+def _generate(
+    model: GroundedVLM,
+    collator: Collator,
+    examples: list[Example],
+    images: ImageCache,
+    max_new_tokens: int,
+    num_beams: int,
+    pattern: str | None,
+    batch_size: int,
+    progress: bool,
+    samples: int,
+    temperature: float,
+    processors: Sequence[LogitsProcessor],
+    sample: bool,
+) -> list[str]:
+    """One generation pass: ``samples`` answers per example (drawn at ``temperature`` when ``sample``, else
+    greedy), following the regular expression ``pattern`` when given."""
     out: list[str] = []
+    batch_size = max(1, batch_size // samples)
     with _evaluating(model) as device:
         for k in tqdm(range(0, len(examples), batch_size), desc="generate", disable=not progress, leave=False):
             chunk = examples[k : k + batch_size]
             batch = to_device(collator.generation_batch(chunk, [images.get(e.sample) for e in chunk]), device)
-            processors = [FormatConstraint(constrain, model.tokenizer)] if constrain else None
+            chain = [*processors, *([FormatConstraint(None, model.tokenizer, pattern=pattern)] if pattern else [])]
             ids = model.generate(
                 batch["input_ids"],
                 batch["attention_mask"],
@@ -55,7 +112,10 @@ def generate_texts(
                 batch["region_boxes"],
                 max_new_tokens=max_new_tokens,
                 num_beams=num_beams,
-                logits_processor=processors,
+                logits_processor=LogitsProcessorList(chain) if chain else None,
+                samples=samples,
+                temperature=temperature,
+                sample=sample,
             )
             out += model.tokenizer.batch_decode(ids, skip_special_tokens=True)
     return out
@@ -100,10 +160,33 @@ def predict_examples(
     num_beams: int = 1,
     constrain: str | None = None,
     progress: bool = False,
+    numeric: NumericDecoding = GREEDY,
+    processors: Sequence[LogitsProcessor] = (),
 ) -> list[Any]:
-    """The task's decoded prediction for each example (generation, then ``task.decode``)."""
-    texts = generate_texts(model, collator, examples, images, max_new_tokens, num_beams, constrain, progress=progress)
-    return [task.decode(t, e) for t, e in zip(texts, examples)]
+    """The task's decoded prediction for each example (generation, then ``task.decode``). With sampled
+    ``numeric`` decoding, ``numeric.samples`` answers per example, decoded, then combined by ``task.combine``."""
+    k = numeric.samples if numeric.sampled else 1
+    if numeric.sampled and constrain is None:
+        constrain = task.answer_format  # sampling from the whole vocabulary strays from the syntax
+    texts = generate_texts(
+        model,
+        collator,
+        examples,
+        images,
+        max_new_tokens,
+        num_beams,
+        constrain,
+        progress=progress,
+        samples=k,
+        temperature=numeric.temperature,
+        processors=processors,
+    )
+    if k == 1:
+        return [task.decode(t, e) for t, e in zip(texts, examples)]
+    return [
+        task.combine([task.decode(t, e) for t in texts[i * k : (i + 1) * k]], numeric.mode)
+        for i, e in enumerate(examples)
+    ]
 
 
 def evaluate_task(
@@ -117,6 +200,7 @@ def evaluate_task(
     images: ImageCache | None = None,
     constrain: str | None = None,
     with_image_dependence: bool = False,
+    numeric: NumericDecoding = GREEDY,
 ) -> dict[str, Any]:
     """Metrics of ``task`` on the first ``limit`` items of ``dataset``; with ``with_image_dependence``, also
     :func:`image_dependence` on the same items."""
@@ -124,7 +208,9 @@ def evaluate_task(
     if not examples:
         return {}
     images = images or ImageCache()
-    preds = predict_examples(model, collator, task, examples, images, max_new_tokens, num_beams, constrain)
+    preds = predict_examples(
+        model, collator, task, examples, images, max_new_tokens, num_beams, constrain, numeric=numeric
+    )
     metrics = task.score(preds, examples)
     if with_image_dependence:
         metrics.update(image_dependence(model, collator, examples, images))

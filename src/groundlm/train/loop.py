@@ -14,9 +14,7 @@ rate and data position, so an interrupted and resumed CPU run ends with the same
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
-import math
 import os
 import shutil
 import time
@@ -32,11 +30,14 @@ from tqdm import tqdm
 from groundlm import data
 from groundlm.errors import UserError
 from groundlm.models.vlm import GroundedVLM
+from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import build_task
 from groundlm.train.collate import IGNORE, Collator, to_device
 from groundlm.train.config import SplitSpec, TrainConfig
 from groundlm.train.evaluate import evaluate_task
 from groundlm.train.loss import token_loss_sum
+from groundlm.train.metrics_log import MetricsLog
+from groundlm.train.schedule import cosine_schedule
 from groundlm.train.stream import ExampleStream, ImageCache
 
 CHECKPOINTS = "checkpoints"
@@ -53,18 +54,6 @@ def _resolve_split(
             accelerator.wait_for_everyone()
         loaded[spec.uri] = data.load(spec.uri)
     return loaded[spec.uri]
-
-
-def _lr_lambda(cfg: TrainConfig):
-    warm = max(1, int(cfg.warmup * cfg.max_steps))
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(1, cfg.max_steps - warm)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-    return f
 
 
 def _latest_checkpoint(run_dir: Path) -> Path | None:
@@ -90,39 +79,6 @@ def _save_checkpoint(run_dir: Path, step: int, model: GroundedVLM, optimizer, sc
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     return final
-
-
-class MetricsLog:
-    """Append-only CSV of ``step, kind, key, value`` rows (one file for training and evaluation numbers)."""
-
-    def __init__(self, path: Path, tensorboard_dir: Path | None) -> None:
-        self.path = path
-        new = not path.exists()
-        self.file = path.open("a", newline="")
-        self.writer = csv.writer(self.file)
-        if new:
-            self.writer.writerow(["step", "kind", "key", "value"])
-        self.tb = None
-        if tensorboard_dir is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(tensorboard_dir))
-            except ImportError:
-                print("tensorboard is not installed; metrics go to metrics.csv only")
-
-    def log(self, step: int, kind: str, values: dict[str, float]) -> None:
-        for k, v in values.items():
-            if isinstance(v, (int, float)):
-                self.writer.writerow([step, kind, k, v])
-                if self.tb is not None:
-                    self.tb.add_scalar(f"{kind}/{k}", v, step)
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-        if self.tb is not None:
-            self.tb.close()
 
 
 def train(
@@ -170,6 +126,11 @@ def train(
     task_val = [_resolve_split(t.val, is_main, accelerator, loaded) if t.val else val_ds for t in cfg.tasks]
     stream = ExampleStream(task_train, tasks, [t.weight for t in cfg.tasks], cfg.seed)
 
+    tower = cfg.model.vision.path
+    if cfg.tower_preset and tower and ckpt is None and not cfg.init_from:
+        if is_main:
+            ensure_tower(tower, cfg.tower_preset, progress=progress)
+        accelerator.wait_for_everyone()
     if ckpt is not None:
         model = GroundedVLM.from_pretrained(ckpt)
     elif cfg.init_from:
@@ -181,7 +142,7 @@ def train(
     collator = Collator.for_model(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(cfg.warmup, cfg.max_steps))
     start_step = 0
     if ckpt is not None:
         state = torch.load(ckpt / "state.pt", weights_only=False)
@@ -247,6 +208,7 @@ def train(
                         cfg.num_beams,
                         images,
                         with_image_dependence=True,
+                        numeric=cfg.numeric,
                     )
                     evals[task.name] = metrics
                     log.log(done, f"eval/{task.name}", metrics)

@@ -14,6 +14,7 @@ any number of workers.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import multiprocessing as mp
@@ -46,6 +47,20 @@ def encode_sample(args: tuple[int, int, str, int, str | None]) -> tuple[str, dic
     sid = g.sample.id
     record.update(image=f"images/{sid}.png", depth=f"depth/{sid}.png", mask=f"masks/{sid}.png")
     return sid, record, _png(g.rendering.rgb), _png(depth_mm), _png(g.rendering.instances)
+
+
+def domain_fingerprint(domain: str) -> str:
+    """A short hash of a domain's definition: a split generated before the domain changed has another one."""
+    return hashlib.sha1(repr(get_domain(domain)).encode()).hexdigest()[:12]
+
+
+def is_current_split(out: str | Path, domain: str) -> bool:
+    """True when ``out`` holds a finished split generated with the present definition of ``domain``."""
+    out = Path(out)
+    if not (out / "annotations.jsonl").is_file() or not (out / "meta.json").is_file():
+        return False
+    meta = json.loads((out / "meta.json").read_text())
+    return meta.get("domain_fingerprint") == domain_fingerprint(domain)
 
 
 def write_split(
@@ -91,6 +106,7 @@ def write_split(
         "version": FORMAT_VERSION,
         "seed": seed,
         "domain": domain,
+        "domain_fingerprint": domain_fingerprint(domain),
         "size": size,
         "n": n,
         "start": start,

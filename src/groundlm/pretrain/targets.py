@@ -1,0 +1,153 @@
+"""Dense targets for tower pretraining, pooled from SpatialWorld's pixel labels onto the tower's patch grid.
+
+A tower with output stride ``s`` on an ``S``-pixel input gives a ``g x g`` grid (``g = S / s``); every target below
+is one value (or vector) per grid cell, computed from the ``S x S`` labels of the cell's ``s x s`` pixels:
+
+* ``log_depth`` ``[g, g]``: mean natural log of the metric depth (metres) over the cell's pixels with a depth;
+  ``depth_valid`` ``[g, g]``: at least half of them have one (sky has none);
+* ``category`` ``[C, g, g]``: the share of the cell's pixels of each class in :data:`CLASSES` (soft labels);
+* ``boundary`` ``[g, g]``: the share of the cell's pixels whose right or lower neighbour is another instance;
+* ``landmarks`` ``[3, g, g]``: a Gaussian (sigma 0.75 cells) around each head landmark of :data:`LANDMARKS`
+  (max over heads), the CenterNet-style heatmap;
+* ``rotation`` ``[9, g, g]``: the row-major head rotation ``R = Rz(roll) Ry(yaw) Rx(pitch)`` of the head that covers
+  the cell (:mod:`groundlm.geometry.rotations`); ``head_cover`` ``[g, g]``: the share of the cell covered by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from groundlm.data.sample import Head, Sample
+from groundlm.geometry.rotations import euler_to_matrix
+
+CLASSES = ("background", "sphere", "cube", "cylinder", "cone", "person", "head")
+LANDMARKS = ("nose_tip", "left_eye", "right_eye")
+# Mirroring the image swaps the person's left and right eye channels.
+MIRRORED_LANDMARKS = (0, 2, 1)
+# Mirroring in x maps R to F R F with F = diag(-1, 1, 1): the signs below, row-major (yaw and roll negate).
+MIRROR_SIGNS = np.array([1, -1, -1, -1, 1, 1, -1, 1, 1], dtype=np.float32)
+LANDMARK_SIGMA = 0.75  # cells
+
+
+@dataclass
+class DenseTargets:
+    """Per-cell targets of one image (shapes in the module docstring), float32 arrays."""
+
+    log_depth: np.ndarray
+    depth_valid: np.ndarray
+    category: np.ndarray
+    boundary: np.ndarray
+    landmarks: np.ndarray
+    rotation: np.ndarray
+    head_cover: np.ndarray
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return asdict(self)
+
+
+def flip_targets(batch: dict[str, torch.Tensor], rows: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Batched targets (the :class:`DenseTargets` fields stacked, ``[B, ...]``) with the images in ``rows`` (a
+    ``[B]`` bool mask) mirrored horizontally: maps flipped in x, the eye channels swapped, ``R -> F R F``."""
+    out = {}
+    for name, value in batch.items():
+        flipped = value.flip(-1)
+        if name == "landmarks":
+            flipped = flipped[:, list(MIRRORED_LANDMARKS)]
+        elif name == "rotation":
+            flipped = flipped * torch.as_tensor(MIRROR_SIGNS, device=value.device)[None, :, None, None]
+        shape = (-1,) + (1,) * (value.ndim - 1)
+        out[name] = torch.where(rows.view(shape), flipped, value)
+    return out
+
+
+def _resized(array: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour resize of a label map to ``size x size`` (labels must not be blended)."""
+    if array.shape == (size, size):
+        return array
+    return np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.NEAREST))
+
+
+def _cells(array: np.ndarray, grid: int) -> np.ndarray:
+    """``[..., S, S]`` -> ``[..., g, g, s*s]``: the pixels of each cell."""
+    *lead, size, _ = array.shape
+    s = size // grid
+    a = array[..., : grid * s, : grid * s].reshape(*lead, grid, s, grid, s)
+    return np.moveaxis(a, -3, -2).reshape(*lead, grid, grid, s * s)
+
+
+def _labels(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
+    depth, mask = sample.load_depth(), sample.load_mask()
+    if depth is None or mask is None:
+        raise ValueError(f"sample {sample.id!r} has no depth or instance mask to pretrain on")
+    return _resized(depth.astype(np.float32), size), _resized(mask.astype(np.int32), size)
+
+
+def head_covers(sample: Sample, mask: np.ndarray, grid: int) -> list[tuple[Head, np.ndarray]]:
+    """Each head with a region and the ``[g, g]`` share of every cell that its pixels cover (``mask``: the
+    ``S x S`` instance mask)."""
+    return [
+        (h, _cells((mask == sample.regions[h.region].mask_id).astype(np.float32), grid).mean(-1))
+        for h in sample.heads
+        if h.region >= 0
+    ]
+
+
+def head_cover_maps(sample: Sample, size: int, grid: int) -> list[tuple[Head, np.ndarray]]:
+    """:func:`head_covers` of ``sample`` at an ``size``-pixel input."""
+    return head_covers(sample, _labels(sample, size)[1], grid)
+
+
+def dense_targets(sample: Sample, size: int, grid: int) -> DenseTargets:
+    """The targets of ``sample`` for an ``size``-pixel square input and a ``grid x grid`` feature map. Needs the
+    sample's depth and instance mask (SpatialWorld has both)."""
+    depth, mask = _labels(sample, size)
+
+    valid = depth > 0
+    cell_valid = _cells(valid.astype(np.float32), grid)
+    log_sum = _cells(np.where(valid, np.log(np.maximum(depth, 1e-3)), 0.0), grid).sum(-1)
+    count = cell_valid.sum(-1)
+    log_depth = np.where(count > 0, log_sum / np.maximum(count, 1), 0.0)
+    depth_valid = (cell_valid.mean(-1) >= 0.5).astype(np.float32)
+
+    class_of = np.zeros(int(mask.max()) + 1, dtype=np.int64)
+    for r in sample.regions:
+        if 0 < r.mask_id < len(class_of) and r.category in CLASSES:
+            class_of[r.mask_id] = CLASSES.index(r.category)
+    classes = class_of[mask]
+    onehot = (classes[None] == np.arange(len(CLASSES))[:, None, None]).astype(np.float32)
+    category = _cells(onehot, grid).mean(-1)
+
+    edge = np.zeros(mask.shape, dtype=np.float32)
+    edge[:, :-1] = np.maximum(edge[:, :-1], mask[:, :-1] != mask[:, 1:])
+    edge[:-1, :] = np.maximum(edge[:-1, :], mask[:-1, :] != mask[1:, :])
+    boundary = _cells(edge, grid).mean(-1)
+
+    scale = grid / np.array([sample.width, sample.height], dtype=np.float32)
+    centres = np.arange(grid, dtype=np.float32) + 0.5
+    landmarks = np.zeros((len(LANDMARKS), grid, grid), dtype=np.float32)
+    rotation = np.zeros((9, grid, grid), dtype=np.float32)
+    head_cover = np.zeros((grid, grid), dtype=np.float32)
+    for head in sample.heads:
+        for k, name in enumerate(LANDMARKS):
+            if name in head.landmarks:
+                x, y = np.asarray(head.landmarks[name], dtype=np.float32) * scale
+                d2 = (centres[None, :] - x) ** 2 + (centres[:, None] - y) ** 2
+                landmarks[k] = np.maximum(landmarks[k], np.exp(-d2 / (2 * LANDMARK_SIGMA**2)))
+    for head, cover in head_covers(sample, mask, grid):
+        mine = cover > head_cover
+        R = euler_to_matrix(head.yaw, head.pitch, head.roll).reshape(9).numpy().astype(np.float32)
+        rotation[:, mine] = R[:, None]
+        head_cover = np.where(mine, cover, head_cover)
+    return DenseTargets(
+        log_depth.astype(np.float32),
+        depth_valid,
+        category,
+        boundary,
+        landmarks,
+        rotation,
+        head_cover.astype(np.float32),
+    )
