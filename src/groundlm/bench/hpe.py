@@ -89,8 +89,8 @@ class HpeBenchConfig:
             r=16, alpha=32, towers=("language",), target_modules=_LLAMA_LINEAR, train_modules=("region_encoder",)
         )
     )
-    lora_steps: int = 500
-    lora_lr: float = 1e-3
+    lora_steps: int = 1000
+    lora_lr: float = 2e-3
     ratios: tuple[float, ...] = (0.0, 0.25, 0.5)
     merge_ratio: float = 0.0  # the fine-tune that is merged with the base
     task_weight: float = 1.0  # λ of task arithmetic, TIES and DARE
