@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job: the HPE-CogVLM pipeline at demo size (generate data, train the grounding base and the pose LoRA,
+# The main job: the HPE-CogVLM pipeline at demo size (pretrain the demo tower unless runs/towers/demo exists,
+# generate data, train the grounding base and the pose LoRA,
 # merge, evaluate, print the table, draw predictions), about 15 minutes on 2 CPU cores.
 demo: $(STAMP)
 	$(BIN)/groundlm bench hpe --preset demo --run-dir runs/demo --json runs/demo/bench-hpe.json

@@ -130,3 +130,25 @@ def test_formats_parse_and_list(capsys):
     assert json.loads(out)["error"] == "missing_pose"
     code, out, _ = _run(capsys, "formats", "list")
     assert code == 0 and "paligemma" in out
+
+
+def test_pretrain_command_writes_a_tower_and_bad_configs_exit_2(capsys, tmp_path):
+    import yaml
+
+    cfg = {
+        "out": str(tmp_path / "tower"),
+        "vision": {"kind": "resnet", "image_size": 32, "patch_size": 8, "hidden_size": 16, "num_layers": 2},
+        "data": [{"uri": f"spatialworld:{tmp_path / 'd'}", "generate": {"n": 3, "seed": 1, "size": 32}}],
+        "steps": 2,
+        "batch_size": 2,
+        "head_hidden": 8,
+    }
+    path = tmp_path / "tower.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    code, out, _ = _run(capsys, "pretrain", str(path), "--set", "steps=1", "--out", str(tmp_path / "t2"))
+    assert code == 0 and f"tower written to {tmp_path / 't2'}" in out
+    assert json.loads((tmp_path / "t2" / "tower.json").read_text())["info"]["steps"] == 1
+    code, _, err = _run(capsys, "pretrain", str(path), "--set", "loss_weights={depht: 1}")
+    assert code == 2 and "depht" in err and "Traceback" not in err
+    code, _, err = _run(capsys, "pretrain", str(tmp_path / "missing.yaml"))
+    assert code == 2 and "no such config file" in err

@@ -147,11 +147,13 @@ def predict_command(
     out: str | None,
     numeric: str = "greedy",
     samples: int = 16,
+    reread: bool | None = None,
 ) -> str:
     from PIL import Image
 
     from groundlm.formats.numeric import NumericDecoding
     from groundlm.predict import draw_overlay, load_model, predict
+    from groundlm.tasks import trained_options
 
     if not Path(image).is_file():
         raise UserError(f"{image}: no such image")
@@ -166,6 +168,7 @@ def predict_command(
         format_name,
         constrain,
         numeric=NumericDecoding(numeric, samples),
+        reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
     )
     if out:
         draw_overlay(picture, result, out)
@@ -187,7 +190,7 @@ def eval_checkpoint_command(
     from groundlm import data
     from groundlm.formats.numeric import NumericDecoding
     from groundlm.predict import load_model
-    from groundlm.tasks import build_task
+    from groundlm.tasks import build_task, trained_options
     from groundlm.train.collate import Collator
     from groundlm.train.evaluate import evaluate_task
 
@@ -196,6 +199,8 @@ def eval_checkpoint_command(
     if task not in names:
         raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
     options = {"format": format_name or "cogvlm"} if task == "refer" else {}
+    if task == "pose":
+        options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
     task_obj = build_task(names[task], **options)
     collator = Collator.for_model(model)
     metrics = evaluate_task(
@@ -441,6 +446,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="refer, pose: decode numbers greedily, or as the mean/median of --samples sampled answers",
     )
     pr.add_argument("--samples", type=int, default=16)
+    pr.add_argument(
+        "--reread",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="pose: the model re-reads its head box before the angles (default: as its tasks.json says)",
+    )
 
     fm = sub.add_parser("formats", help="inspect the text formats")
     fsub = fm.add_subparsers(dest="formats_command", required=True)
@@ -481,7 +492,17 @@ def _build_parser() -> argparse.ArgumentParser:
     pt.set_defaults(handler=lambda a: pretrain_command(a.config, a.set, a.out))
     pr.set_defaults(
         handler=lambda a: predict_command(
-            a.checkpoint, a.image, a.task, a.query, a.box, a.format, a.constrain, a.out, a.numeric, a.samples
+            a.checkpoint,
+            a.image,
+            a.task,
+            a.query,
+            a.box,
+            a.format,
+            a.constrain,
+            a.out,
+            a.numeric,
+            a.samples,
+            a.reread,
         )
     )
     fsub.choices["list"].set_defaults(handler=lambda a: formats_list_command())

@@ -8,16 +8,20 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from groundlm import formats
-from groundlm.data.sample import Sample
+from groundlm.data.sample import Head, Sample
 from groundlm.errors import UserError
 from groundlm.formats.numeric import GREEDY, NumericDecoding
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.tasks.base import Example
-from groundlm.tasks.prompts import POSE_PROMPTS, REFER_PROMPTS, REGION_CAPTION_PROMPTS
+from groundlm.tasks.pose import PoseItem
+from groundlm.tasks.prompts import REFER_PROMPTS, REGION_CAPTION_PROMPTS
 from groundlm.train.collate import Collator
 from groundlm.train.evaluate import generate_texts
 from groundlm.train.stream import ImageCache
+
+# Inference has no true head: the pose example's answer and teacher-forcing region are placeholders.
+_NO_HEAD = Head((0.0, 0.0, 1.0, 1.0), 0.0, 0.0, 0.0)
 
 
 def load_model(checkpoint: str | Path) -> GroundedVLM:
@@ -38,10 +42,12 @@ def predict(
     max_new_tokens: int | None = None,  # default: 48 for pose (33-token answers), 32 otherwise
     num_beams: int = 1,
     numeric: NumericDecoding = GREEDY,
+    reread: bool = False,
 ) -> dict[str, Any]:
     """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption; ``pose``:
     ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees. With sampled ``numeric``
-    decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers."""
+    decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers. ``reread``: the
+    model was trained to re-read its head box before the angles (``PoseTask(reread=True)``)."""
     w, h = image.size
     sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
     if task == "refer":
@@ -57,7 +63,7 @@ def predict(
     elif task == "pose":
         if not query:
             raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
-        example = Example("<image>" + POSE_PROMPTS[0].format(expr=query), "", sample)
+        example = PoseTask(reread=reread).example(sample, PoseItem(_NO_HEAD, (query,)), None)
         format = "pose"
     else:
         raise UserError(f"predict supports the tasks refer, region_caption and pose, not {task!r}")
@@ -83,7 +89,7 @@ def predict(
     if task == "pose":
         out["pose"] = dict(zip(("yaw", "pitch", "roll"), parsed.pose)) if parsed.pose else None
     if sampled:
-        decoder = PoseTask() if task == "pose" else ReferTask(format)
+        decoder = PoseTask(reread=reread) if task == "pose" else ReferTask(format)
         combined = decoder.combine([decoder.decode(t, example) for t in texts], numeric.mode)
         out.update(texts=texts, numeric=numeric.mode, box=combined.box if task == "pose" else combined)
         if task == "pose":

@@ -114,3 +114,30 @@ def test_format_table_aligns_and_handles_missing():
     lines = text.splitlines()
     assert lines[0] == "t" and "nan" in text and "-" in lines[-2]
     assert len({len(line) for line in lines[1:] if line.startswith("-")}) == 1
+
+
+def test_sampled_answers_are_combined_by_mean_or_median(tmp_path):
+    gt = _jsonl(
+        tmp_path / "gt.jsonl",
+        [{"id": "a", "width": 100, "height": 100, "yaw": 30, "pitch": 0, "roll": 0, "box": [10, 10, 50, 50]}],
+    )
+    texts = [
+        "[[100,100,500,500]] yaw:+10.0 pitch:+0.0 roll:+0.0",
+        "[[100,100,500,500]] yaw:+20.0 pitch:+0.0 roll:+0.0",
+        "[[100,100,500,500]] yaw:+60.0 pitch:+0.0 roll:+0.0",
+        "nonsense",
+    ]
+    pred = _jsonl(tmp_path / "p.jsonl", [{"id": "a", "texts": texts}])
+    mean = evaluate("pose", gt, pred, Options(numeric="mean")).metrics
+    median = evaluate("pose", gt, pred, Options(numeric="median")).metrics
+    assert mean["yaw"] == pytest.approx(0.0) and median["yaw"] == pytest.approx(10.0)
+    assert mean["invalid"] == 0.0 and mean["box_acc50"] == 1.0
+    refer_gt = _jsonl(tmp_path / "rg.jsonl", [{"id": "a", "width": 100, "height": 100, "box": [0, 0, 40, 40]}])
+    boxes = ["[[000,000,400,400]]", "[[000,000,800,800]]", "oops"]
+    refer = _jsonl(tmp_path / "rp.jsonl", [{"id": "a", "texts": boxes}])
+    assert evaluate("refer", refer_gt, refer, Options(format="cogvlm", numeric="mean")).metrics["miou"] == (
+        pytest.approx(1600 / 3600)
+    )
+    failed = _jsonl(tmp_path / "f.jsonl", [{"id": "a", "texts": ["oops", "no"]}])
+    report = evaluate("refer", refer_gt, failed, Options(format="cogvlm"))
+    assert report.metrics["invalid"] == 1.0 and report.errors == {"no_match": 1}

@@ -163,3 +163,19 @@ def test_bad_pretrain_configs_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="stride"):
         load_pretrain_config(path)
     assert json.dumps(preset("demo").to_dict())  # presets serialise
+
+
+def test_ensure_tower_reuses_a_cached_tower_and_rebuilds_a_stale_one(tmp_path, heads_split, monkeypatch):
+    from groundlm.pretrain import tower as tower_module
+
+    tiny = _tiny_cfg(tmp_path, heads_split, steps=1)
+    fields = {k: getattr(tiny, k) for k in ("vision", "data", "val", "steps", "batch_size", "head_hidden")}
+    monkeypatch.setitem(tower_module.PRESETS, "tiny", fields)
+    out = tmp_path / "cached"
+    tower_module.ensure_tower(out, "tiny", progress=False)
+    stamp = (out / "tower.safetensors").stat().st_mtime_ns
+    tower_module.ensure_tower(out, "tiny", progress=False)
+    assert (out / "tower.safetensors").stat().st_mtime_ns == stamp  # reused
+    monkeypatch.setitem(tower_module.PRESETS, "tiny", {**fields, "steps": 2})
+    tower_module.ensure_tower(out, "tiny", progress=False)
+    assert read_tower(out)[1]["steps"] == 2  # the preset changed: pretrained again

@@ -105,6 +105,12 @@ def test_cli_train_predict_and_checkpoint_eval(tmp_path, tiny_split, capsys):
     result = json.loads(capsys.readouterr().out)
     assert set(result["pose"]) == {"yaw", "pitch", "roll"} and (tmp_path / "p.png").is_file()
     assert main(args) == 2 and "pose needs --query" in capsys.readouterr().err
+    # Sampled numeric decoding, re-reading the box: K answers, their numbers combined.
+    sampled = [*args, "--query", "the person", "--reread", "--numeric", "median", "--samples", "3"]
+    assert main(sampled) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["texts"]) == 3 and result["numeric"] == "median"
+    assert json.loads((final / "tasks.json").read_text())[0]["name"] == "refer"
     # groundlm merge: the model with itself by layer selection takes nothing from the "fine-tune".
     merged = tmp_path / "merged"
     merge = ["merge", "--base", str(final), "--tuned", str(final), "--out", str(merged), "--method", "layer_select"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -262,4 +263,7 @@ def merge_models(
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
     (out_dir / "merge.json").write_text(json.dumps(report, indent=2) + "\n")
+    tasks = Path(tuned_dirs[0]) / "tasks.json"  # inference asks as the (first) fine-tune was trained
+    if tasks.is_file():
+        shutil.copyfile(tasks, out_dir / "tasks.json")
     return report

@@ -110,12 +110,14 @@ class HpeBenchConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # make demo: one rehearsal ratio, one threshold, within 15 minutes on 2 CPU cores.
+    # make demo: its own smaller tower, one rehearsal ratio, one threshold, within 20 minutes on 2 CPU cores.
     "demo": dict(
         n_train=2000,
         n_test=200,
         base_steps=400,
-        lora_steps=450,
+        lora_steps=700,
+        tower="runs/towers/demo",
+        tower_preset="demo",
         ratios=(0.25,),
         merge_ratio=0.25,
         taus=(0.9999,),

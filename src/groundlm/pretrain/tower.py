@@ -27,7 +27,15 @@ from tqdm import tqdm
 from groundlm import data
 from groundlm.errors import UserError
 from groundlm.geometry.rotations import matrix_to_euler, sixd_to_matrix
-from groundlm.models.backbones import VisionTower, build_vision, normalized, resized_rgb, save_tower
+from groundlm.models.backbones import (
+    VisionTower,
+    build_vision,
+    is_tower_dir,
+    normalized,
+    read_tower,
+    resized_rgb,
+    save_tower,
+)
 from groundlm.models.config import VisionConfig
 from groundlm.pretrain.heads import LOSSES, MIN_HEAD_COVER, DenseHeads, dense_losses
 from groundlm.pretrain.targets import CLASSES, dense_targets, flip_targets, head_cover_maps
@@ -297,13 +305,18 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True) -> dict[str,
 
 
 def ensure_tower(directory: str | Path, preset_name: str = "quick", progress: bool = True) -> Path:
-    """The tower directory, pretrained with the named preset first if it does not exist yet (benches call this,
-    so that every bench and ``make demo`` reuse one cached tower)."""
-    from groundlm.models.backbones import is_tower_dir
-
+    """The tower directory, pretrained with the named preset first if it does not hold that preset's tower yet
+    (missing, or pretrained with another config): benches call this, so that every bench and ``make demo`` reuse
+    one cached tower."""
     directory = Path(directory)
-    if not is_tower_dir(directory):
+    cfg = preset(preset_name, out=str(directory))
+    if is_tower_dir(directory):
+        _, info = read_tower(directory)
+        if json.loads(json.dumps(cfg.to_dict(), default=str)) == info.get("config"):
+            return directory
         if progress:
-            print(f"pretraining the vision tower ({preset_name}) into {directory}", flush=True)
-        pretrain_tower(preset(preset_name, out=str(directory)), progress=progress)
+            print(f"{directory} was pretrained with another config than preset {preset_name!r}: pretraining again")
+    elif progress:
+        print(f"pretraining the vision tower ({preset_name}) into {directory}", flush=True)
+    pretrain_tower(cfg, progress=progress)
     return directory

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from groundlm.tasks.base import Example, Task
 from groundlm.tasks.grounded_list import GroundedListTask
 from groundlm.tasks.pose import PoseTask
@@ -22,4 +26,34 @@ def build_task(name: str, **options) -> Task:
     return TASKS[name](**options)
 
 
-__all__ = ["TASKS", "Example", "GroundedListTask", "PoseTask", "ReferTask", "RegionCaptionTask", "Task", "build_task"]
+TASKS_FILE = "tasks.json"  # beside a trained model's weights: the tasks (and options) it was trained on
+
+
+def save_task_list(directory: str | Path, tasks: list[dict[str, Any]]) -> None:
+    """Record ``[{"name", "options"}, ...]`` in a model directory, so that inference asks as training did."""
+    (Path(directory) / TASKS_FILE).write_text(json.dumps(tasks, indent=2) + "\n")
+
+
+def trained_options(directory: str | Path, name: str) -> dict[str, Any]:
+    """The options task ``name`` was trained with, from the model directory's ``tasks.json`` ({} if unknown)."""
+    path = Path(directory) / TASKS_FILE
+    if not path.is_file():
+        return {}
+    for task in json.loads(path.read_text()):
+        if task.get("name") == name:
+            return dict(task.get("options") or {})
+    return {}
+
+
+__all__ = [
+    "TASKS",
+    "Example",
+    "GroundedListTask",
+    "PoseTask",
+    "ReferTask",
+    "RegionCaptionTask",
+    "Task",
+    "build_task",
+    "save_task_list",
+    "trained_options",
+]

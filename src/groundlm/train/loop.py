@@ -31,7 +31,7 @@ from groundlm import data
 from groundlm.errors import UserError
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
-from groundlm.tasks import build_task
+from groundlm.tasks import build_task, save_task_list
 from groundlm.train.collate import IGNORE, Collator, to_device
 from groundlm.train.config import SplitSpec, TrainConfig
 from groundlm.train.evaluate import evaluate_task
@@ -231,6 +231,7 @@ def train(
     summary: dict[str, Any] = {}
     if is_main:
         model.save_pretrained(run_dir / "final")
+        save_task_list(run_dir / "final", [{"name": t.name, "options": t.options} for t in cfg.tasks])
         summary = {
             "steps": cfg.max_steps,
             "examples": cfg.max_steps * cfg.batch_size,
