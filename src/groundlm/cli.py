@@ -401,7 +401,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--base-model", default=None, metavar="DIR", help="a trained grounding model: skip its training")
     bh.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
     bh.add_argument(
-        "--numeric", default=None, choices=("greedy", "mean", "median"), help="angle decoding (default: mean)"
+        "--numeric", default=None, choices=("greedy", "mean", "median"), help="angle decoding (default: median)"
     )
     bh.add_argument("--samples", type=int, default=None, help="sampled answers per head for mean/median (16)")
 

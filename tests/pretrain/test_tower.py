@@ -179,3 +179,8 @@ def test_ensure_tower_reuses_a_cached_tower_and_rebuilds_a_stale_one(tmp_path, h
     monkeypatch.setitem(tower_module.PRESETS, "tiny", {**fields, "steps": 2})
     tower_module.ensure_tower(out, "tiny", progress=False)
     assert read_tower(out)[1]["steps"] == 2  # the preset changed: pretrained again
+
+
+def test_a_missing_tower_path_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="groundlm pretrain"):
+        GroundedVLM(VLMConfig(vision=VisionConfig(path=str(tmp_path / "nope"))))

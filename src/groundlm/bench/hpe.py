@@ -89,7 +89,7 @@ class HpeBenchConfig:
             r=16, alpha=32, towers=("language",), target_modules=_LLAMA_LINEAR, train_modules=("region_encoder",)
         )
     )
-    lora_steps: int = 1000
+    lora_steps: int = 1500
     lora_lr: float = 2e-3
     ratios: tuple[float, ...] = (0.0, 0.25, 0.5)
     merge_ratio: float = 0.0  # the fine-tune that is merged with the base
@@ -100,8 +100,10 @@ class HpeBenchConfig:
     cnn: CropPoseConfig = field(default_factory=CropPoseConfig)
     batch_size: int = 32
     eval_items: int = 200
-    # How the VLMs' angles (and boxes) are decoded: the mean of sampled answers by default (formats.numeric).
-    numeric: NumericDecoding = field(default_factory=lambda: NumericDecoding("mean", 16))
+    # How the VLMs' angles (and boxes) are decoded: by default the median of 16 sampled answers (formats.numeric),
+    # the estimate that minimises the expected absolute error (measured on a pose LoRA: MAE 12.45 against 13.16
+    # for the mean of the same samples).
+    numeric: NumericDecoding = field(default_factory=lambda: NumericDecoding("median", 16))
     pictures: int = 6
     seed: int = 0
 

@@ -142,6 +142,11 @@ def build_vision(cfg: VisionConfig, load_weights: bool = True) -> VisionTower:
         if load_weights:
             tower.model.load_state_dict(load_file(str(Path(cfg.path) / TOWER_WEIGHTS)))
         return tower
+    if cfg.path and not Path(cfg.path).is_dir():
+        raise ValueError(
+            f"vision path {cfg.path!r} is not a directory: give a tower written by `groundlm pretrain` "
+            "or a transformers checkpoint"
+        )
     if cfg.kind == "resnet" and not cfg.path:
         # Stem /4, then stages at /1, /2, /2, ... until the stride equals patch_size (e.g. 3 stages for 16).
         stages = max(1, round(math.log2(cfg.patch_size / 4)) + 1)
