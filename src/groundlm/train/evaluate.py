@@ -56,28 +56,29 @@ def generate_texts(
     Re-reading examples (``Example.reread``) are answered in two passes: the box (constrained to CogVLM's
     one-box syntax), then, with the region of that box inserted, the rest (constrained to ``reread`` when
     ``constrain`` is set or answers are sampled)."""
-    pattern = formats.get(constrain).answer_pattern if constrain else None
+    common = dict(
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        batch_size=batch_size,
+        progress=progress,
+        temperature=temperature,
+        processors=processors,
+        sample=samples > 1,
+    )
     if not examples or examples[0].reread is None:
-        return _generate(
-            model, collator, examples, images, max_new_tokens, num_beams, pattern, batch_size, progress,
-            samples, temperature, processors, samples > 1,
-        )  # fmt: skip
+        pattern = formats.get(constrain).answer_pattern if constrain else None
+        return _generate(model, collator, examples, images, pattern, samples, **common)
+    cogvlm = formats.get("cogvlm")
     first = [replace(e, region_boxes=e.region_boxes[: e.prompt.count(REGION_TOKEN)]) for e in examples]
-    boxes = _generate(
-        model, collator, first, images, max_new_tokens, num_beams, formats.get("cogvlm").answer_pattern,
-        batch_size, progress, samples, temperature, processors, samples > 1,
-    )  # fmt: skip
-    cogvlm, second = formats.get("cogvlm"), []
+    boxes = _generate(model, collator, first, images, cogvlm.answer_pattern, samples, **common)
+    second = []
     for i, text in enumerate(boxes):
         e = first[i // samples]
         parsed = cogvlm.parse(text, e.sample.width, e.sample.height).boxes
         box = parsed[0] if parsed else (0.0, 0.0, float(e.sample.width), float(e.sample.height))
         second.append(replace(e, answer_prefix=text + REGION_TOKEN, region_boxes=[*e.region_boxes, box]))
     rest_pattern = examples[0].reread if (constrain or samples > 1) else None
-    rest = _generate(
-        model, collator, second, images, max_new_tokens, num_beams, rest_pattern, batch_size, progress,
-        1, temperature, processors, samples > 1,
-    )  # fmt: skip
+    rest = _generate(model, collator, second, images, rest_pattern, 1, **common)
     return [a + b for a, b in zip(boxes, rest)]
 
 
@@ -86,12 +87,13 @@ def _generate(
     collator: Collator,
     examples: list[Example],
     images: ImageCache,
+    pattern: str | None,
+    samples: int,
+    *,
     max_new_tokens: int,
     num_beams: int,
-    pattern: str | None,
     batch_size: int,
     progress: bool,
-    samples: int,
     temperature: float,
     processors: Sequence[LogitsProcessor],
     sample: bool,
