@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
 from groundlm import data
@@ -190,6 +191,7 @@ def _evaluate_vlm(
 ) -> tuple[dict, list]:
     collator = Collator.for_model(model)
     refer_task = ReferTask()
+    torch.manual_seed(0)  # sampled answers: every row draws the same random numbers, so equal models score equally
     preds = predict_examples(
         model, collator, pose_task, pose_examples, images, max_new_tokens=40, progress=True, numeric=numeric
     )
