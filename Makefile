@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 # The main job: the HPE-CogVLM pipeline at demo size (pretrain the demo tower unless runs/towers/demo exists,
 # generate data, train the grounding base and the pose LoRA,
-# merge, evaluate, print the table, draw predictions), about 15 minutes on 2 CPU cores.
+# merge, evaluate, print the table, draw predictions), about 16 minutes on 2 CPU cores from a fresh clone.
 demo: $(STAMP)
 	$(BIN)/groundlm bench hpe --preset demo --run-dir runs/demo --json runs/demo/bench-hpe.json
 

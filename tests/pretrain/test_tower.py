@@ -179,6 +179,9 @@ def test_ensure_tower_reuses_a_cached_tower_and_rebuilds_a_stale_one(tmp_path, h
     monkeypatch.setitem(tower_module.PRESETS, "tiny", {**fields, "steps": 2})
     tower_module.ensure_tower(out, "tiny", progress=False)
     assert read_tower(out)[1]["steps"] == 2  # the preset changed: pretrained again
+    stamp = (out / "tower.safetensors").stat().st_mtime_ns
+    tower_module.ensure_tower(out, "quick", progress=False)  # a tower of another preset is used as it is
+    assert (out / "tower.safetensors").stat().st_mtime_ns == stamp
 
 
 def test_a_missing_tower_path_is_a_clear_error(tmp_path):

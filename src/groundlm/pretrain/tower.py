@@ -233,9 +233,9 @@ def _wrap(deg: float) -> float:
     return (deg + 180.0) % 360.0 - 180.0
 
 
-def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True) -> dict[str, Any]:
+def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name: str | None = None) -> dict[str, Any]:
     """Pretrain the tower as configured and write the tower directory ``cfg.out``; returns the summary (also in
-    ``tower.json``'s ``info`` and ``summary.json``)."""
+    ``tower.json``'s ``info`` and ``summary.json``); ``preset_name`` records which preset it was built from."""
     t0 = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -297,6 +297,7 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True) -> dict[str,
         "final_losses": {k: round(v, 4) for k, v in recent.items()},
         "val": val,
         "seconds": round(time.perf_counter() - t0, 1),
+        "preset": preset_name,
         "config": cfg.to_dict(),
     }
     save_tower(tower.cpu(), cfg.vision, out, summary)
@@ -311,17 +312,18 @@ def _recipe(config: dict[str, Any]) -> dict[str, Any]:
 
 def ensure_tower(directory: str | Path, preset_name: str = "quick", progress: bool = True) -> Path:
     """The tower directory, pretrained with the named preset first if it does not hold that preset's tower yet
-    (missing, or pretrained with another config): benches call this, so that every bench and ``make demo`` reuse
-    one cached tower."""
+    (missing, or built from this preset when it was defined otherwise): benches call this, so that every bench and
+    ``make demo`` reuse one cached tower. A tower pretrained otherwise is used as it is."""
     directory = Path(directory)
     cfg = preset(preset_name, out=str(directory))
     if is_tower_dir(directory):
         _, info = read_tower(directory)
-        if _recipe(cfg.to_dict()) == _recipe(info.get("config") or {}):
+        # Another tower (pretrained by hand, or by another preset) is the user's choice: use it as it is.
+        if info.get("preset") != preset_name or _recipe(cfg.to_dict()) == _recipe(info.get("config") or {}):
             return directory
         if progress:
             print(f"{directory} was pretrained with another config than preset {preset_name!r}: pretraining again")
     elif progress:
         print(f"pretraining the vision tower ({preset_name}) into {directory}", flush=True)
-    pretrain_tower(cfg, progress=progress)
+    pretrain_tower(cfg, progress=progress, preset_name=preset_name)
     return directory
