@@ -249,10 +249,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
 
     def load(spec: SplitSpec) -> data.SampleDataset:
         if spec.uri not in loaded:
-            if spec.missing:
-                log(f"generating {spec.uri}")
-                spec.make()
-            loaded[spec.uri] = data.load(spec.uri)
+            loaded[spec.uri] = spec.load(progress)
         return loaded[spec.uri]
 
     train_ds, test_ds, ground_test = load(train_spec), load(test_spec), load(ground_test_spec)

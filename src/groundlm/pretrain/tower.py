@@ -138,17 +138,6 @@ def load_pretrain_config(path: str | Path, overrides: list[str] = ()) -> TowerPr
 # -------------------------------------------------------------------------------------------------------------
 
 
-def _load_splits(specs: list[SplitSpec], progress: bool) -> list[data.SampleDataset]:
-    out = []
-    for spec in specs:
-        if spec.missing:
-            if progress:
-                print(f"generating {spec.uri}", flush=True)
-            spec.make()
-        out.append(data.load(spec.uri))
-    return out
-
-
 def _tensors(samples: list[data.Sample], size: int, grid: int, progress: bool) -> tuple[torch.Tensor, dict]:
     """Images ``[N, 3, S, S]`` uint8 and targets (dict of ``[N, ...]`` float tensors) in memory."""
     images, targets = [], []
@@ -247,8 +236,8 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name:
 
     tower = build_vision(cfg.vision).to(device)
     heads = DenseHeads(tower.hidden_size, cfg.head_hidden).to(device)
-    train_sets = _load_splits(cfg.data, progress)
-    val_sets = _load_splits(cfg.val, progress)
+    train_sets = [spec.load(progress) for spec in cfg.data]
+    val_sets = [spec.load(progress) for spec in cfg.val]
     samples = [s for ds in train_sets for s in ds]
     images, targets = _tensors(samples, cfg.vision.image_size, tower.grid, progress)
     params = [*tower.parameters(), *heads.parameters()]

@@ -39,6 +39,16 @@ class SplitSpec:
 
         return not is_current_split(self.path, self.generate.get("domain", "classic"))
 
+    def load(self, progress: bool = False):
+        """The split as a dataset, generated first if it is missing (``progress`` says so on stdout)."""
+        from groundlm import data
+
+        if self.missing:
+            if progress:
+                print(f"generating {self.uri}", flush=True)
+            self.make()
+        return data.load(self.uri)
+
     def make(self) -> None:
         """Generate the split (``groundlm data make`` with the ``generate`` arguments) if it is missing."""
         if self.missing:
