@@ -11,8 +11,8 @@ from groundlm.geometry.rotations import euler_to_matrix
 from groundlm.models.backbones import is_tower_dir, read_tower
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.models.vlm import GroundedVLM
-from groundlm.pretrain.heads import DenseHeads, dense_losses, silog_loss
-from groundlm.pretrain.targets import CLASSES, dense_targets, flip_targets
+from groundlm.pretrain.heads import LOSSES, DenseHeads, dense_losses, silog_loss
+from groundlm.pretrain.targets import CLASSES, COLORS, TEXTURES, dense_targets, flip_targets
 from groundlm.pretrain.tower import TowerPretrainConfig, load_pretrain_config, preset, pretrain_tower
 from groundlm.train.config import SplitSpec
 
@@ -44,6 +44,26 @@ def test_dense_targets_pool_the_pixel_labels(heads_split):
     x, y = head.landmarks["nose_tip"]
     peak = np.unravel_index(t.landmarks[0].argmax(), (8, 8))
     assert peak == (int(y * 8 / sample.height), int(x * 8 / sample.width))
+
+
+def test_colour_and_texture_targets_name_what_covers_each_cell(tmp_path):
+    write_split(tmp_path / "p", 3, seed=5, size=64, domain="portrait", progress=False)
+    for sample in data.load(f"spatialworld:{tmp_path / 'p'}"):
+        t = dense_targets(sample, 64, 64)  # one pixel per cell: shares are one-hot
+        mask = sample.load_mask()
+        np.testing.assert_allclose(t.color.sum(0), 1.0, atol=1e-5)
+        np.testing.assert_allclose(t.texture.sum(0), 1.0, atol=1e-5)
+        for region in sample.regions:
+            pixels = mask == region.mask_id
+            if region.mask_id == 0 or not pixels.any():
+                continue
+            colour = region.attributes.get("color")
+            expected = COLORS.index(colour) if colour in COLORS else len(COLORS)
+            assert (t.color[expected][pixels] == 1).all()
+            texture = region.attributes.get("texture")
+            expected = TEXTURES.index(texture) if texture in TEXTURES else len(TEXTURES)
+            assert (t.texture[expected][pixels] == 1).all()
+        assert (t.color[-1][mask == 0] == 1).all()
 
 
 def test_flipping_targets_mirrors_maps_eyes_and_pose(heads_split):
@@ -82,11 +102,13 @@ def test_dense_losses_are_named_and_reach_the_tower():
         "category": torch.full((2, len(CLASSES), 4, 4), 1 / len(CLASSES)),
         "boundary": torch.zeros(2, 4, 4),
         "landmarks": torch.zeros(2, 3, 4, 4),
+        "color": torch.full((2, len(COLORS) + 1, 4, 4), 1 / (len(COLORS) + 1)),
+        "texture": torch.full((2, len(TEXTURES) + 1, 4, 4), 1 / (len(TEXTURES) + 1)),
         "rotation": rot[None].repeat(2, 1, 1, 1),
         "head_cover": torch.ones(2, 4, 4),
     }
     losses = dense_losses(heads(feats), targets)
-    assert set(losses) == {"depth", "category", "boundary", "landmarks", "rotation"}
+    assert set(losses) == set(LOSSES)
     sum(losses.values()).backward()
     assert feats.grad is not None and feats.grad.abs().sum() > 0
 
@@ -114,6 +136,7 @@ def test_pretrained_tower_loads_into_a_vlm_frozen_and_survives_without_its_folde
     assert is_tower_dir(tower_dir) and summary["domains"] == ["headshot"]
     val = summary["val"][f"spatialworld:{heads_split}"]
     assert val["pose_heads"] > 0 and 0 <= val["category_acc"] <= 1 and np.isfinite(val["pose_mae"])
+    assert 0 <= val["color_acc"] <= 1
     arch, info = read_tower(tower_dir)
     assert arch.kind == kind and arch.patch_size == 8 and info["steps"] == 3
 

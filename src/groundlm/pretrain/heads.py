@@ -2,7 +2,7 @@
 
 One 3x3 convolution and a 1x1 convolution map the tower's ``[B, D, g, g]`` features to every target of
 :mod:`groundlm.pretrain.targets` at once, so that the tower, not the heads, has to carry depth, object classes,
-boundaries, head landmarks and head orientation.
+boundaries, the colour and texture names of objects, head landmarks and head orientation.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from groundlm.geometry.rotations import geodesic_distance, sixd_to_matrix
-from groundlm.pretrain.targets import CLASSES, LANDMARKS
+from groundlm.pretrain.targets import CLASSES, COLORS, LANDMARKS, TEXTURES
 
-LOSSES = ("depth", "category", "boundary", "landmarks", "rotation")
-# Output channels, in order: log depth, class logits, boundary logit, landmark logits, 6D rotation.
-_SPLITS = (1, len(CLASSES), 1, len(LANDMARKS), 6)
+LOSSES = ("depth", "category", "boundary", "landmarks", "color", "texture", "rotation")
+# Output channels, in order: log depth, class logits, boundary logit, landmark logits, colour logits (the names and
+# "none"), texture logits (likewise), 6D rotation.
+_SPLITS = (1, len(CLASSES), 1, len(LANDMARKS), len(COLORS) + 1, len(TEXTURES) + 1, 6)
 MIN_HEAD_COVER = 0.3  # cells at least this much covered by a head train the rotation
 
 
@@ -36,6 +37,12 @@ def silog_loss(
     return (per_image * has).sum() / has.sum().clamp_min(1)
 
 
+def soft_cross_entropy(logits: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against soft labels, averaged over cells: ``-mean(sum_c p_c log softmax(z)_c)``; ``logits``
+    and ``shares`` ``[B, C, g, g]``, each cell's shares summing to 1."""
+    return -(shares * F.log_softmax(logits, 1)).sum(1).mean()
+
+
 class DenseHeads(nn.Module):
     def __init__(self, in_channels: int, hidden: int = 128) -> None:
         super().__init__()
@@ -44,13 +51,16 @@ class DenseHeads(nn.Module):
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """``features`` ``[B, D, g, g]`` -> ``depth`` ``[B, g, g]`` (log metres), ``category`` ``[B, C, g, g]``,
-        ``boundary`` ``[B, g, g]``, ``landmarks`` ``[B, 3, g, g]`` (logits) and ``rotation`` ``[B, g, g, 3, 3]``."""
-        depth, category, boundary, landmarks, sixd = self.out(self.body(features)).split(_SPLITS, dim=1)
+        ``boundary`` ``[B, g, g]``, ``landmarks`` ``[B, 3, g, g]``, ``color`` ``[B, K + 1, g, g]``, ``texture``
+        ``[B, T + 1, g, g]`` (logits) and ``rotation`` ``[B, g, g, 3, 3]``."""
+        depth, category, boundary, landmarks, color, texture, sixd = self.out(self.body(features)).split(_SPLITS, 1)
         return {
             "depth": depth[:, 0],
             "category": category,
             "boundary": boundary[:, 0],
             "landmarks": landmarks,
+            "color": color,
+            "texture": texture,
             "rotation": sixd_to_matrix(sixd.permute(0, 2, 3, 1)),
         }
 
@@ -58,9 +68,8 @@ class DenseHeads(nn.Module):
 def dense_losses(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Named losses of :meth:`DenseHeads.forward`'s outputs against batched targets (the fields of
     :class:`~groundlm.pretrain.targets.DenseTargets` stacked, ``rotation`` as ``[B, 9, g, g]``):
-    SILog on log depth, soft cross-entropy on classes, binary cross-entropy on boundaries and landmark
+    SILog on log depth, soft cross-entropy on classes, colour and texture names, binary cross-entropy on boundaries and landmark
     heatmaps, and the geodesic distance (radians, 6DRepNet's loss) on head cells weighted by head cover."""
-    category = -(targets["category"] * F.log_softmax(out["category"], 1)).sum(1).mean()
     boundary = F.binary_cross_entropy_with_logits(out["boundary"], targets["boundary"])
     landmarks = F.binary_cross_entropy_with_logits(out["landmarks"], targets["landmarks"])
     cover = targets["head_cover"] * (targets["head_cover"] >= MIN_HEAD_COVER)
@@ -71,8 +80,10 @@ def dense_losses(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor])
         rotation = (angle * cover).sum() / cover.sum()
     return {
         "depth": silog_loss(out["depth"], targets["log_depth"], targets["depth_valid"]),
-        "category": category,
+        "category": soft_cross_entropy(out["category"], targets["category"]),
         "boundary": boundary,
         "landmarks": landmarks,
+        "color": soft_cross_entropy(out["color"], targets["color"]),
+        "texture": soft_cross_entropy(out["texture"], targets["texture"]),
         "rotation": rotation,
     }

@@ -9,6 +9,9 @@ is one value (or vector) per grid cell, computed from the ``S x S`` labels of th
 * ``boundary`` ``[g, g]``: the share of the cell's pixels whose right or lower neighbour is another instance;
 * ``landmarks`` ``[3, g, g]``: a Gaussian (sigma 0.75 cells) around each head landmark of :data:`LANDMARKS`
   (max over heads), the CenterNet-style heatmap;
+* ``color`` ``[K + 1, g, g]``: the share of the cell's pixels on an object or a person's body of each colour name in
+  :data:`COLORS` (a person's is the shirt's), the last channel the rest (soft labels);
+* ``texture`` ``[T + 1, g, g]``: the same for the object texture names in :data:`TEXTURES` (objects only);
 * ``rotation`` ``[9, g, g]``: the row-major head rotation ``R = Rz(roll) Ry(yaw) Rx(pitch)`` of the head that covers
   the cell (:mod:`groundlm.geometry.rotations`); ``head_cover`` ``[g, g]``: the share of the cell covered by it.
 """
@@ -16,16 +19,21 @@ is one value (or vector) per grid cell, computed from the ``S x S`` labels of th
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
-from groundlm.data.sample import Head, Sample
+from groundlm.data.sample import Head, Region, Sample
 from groundlm.geometry.rotations import euler_to_matrix
 
 CLASSES = ("background", "sphere", "cube", "cylinder", "cone", "person", "head")
 LANDMARKS = ("nose_tip", "left_eye", "right_eye")
+# SpatialWorld's colour and texture names (the words of its referring expressions; each domain renders a colour
+# name with its own palette).
+COLORS = ("red", "green", "blue", "yellow", "purple", "orange", "white", "black")
+TEXTURES = ("solid", "striped", "checkered", "dotted")
 # Mirroring the image swaps the person's left and right eye channels.
 MIRRORED_LANDMARKS = (0, 2, 1)
 # Mirroring in x maps R to F R F with F = diag(-1, 1, 1): the signs below, row-major (yaw and roll negate).
@@ -42,6 +50,8 @@ class DenseTargets:
     category: np.ndarray
     boundary: np.ndarray
     landmarks: np.ndarray
+    color: np.ndarray
+    texture: np.ndarray
     rotation: np.ndarray
     head_cover: np.ndarray
 
@@ -86,6 +96,20 @@ def _labels(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
     return _resized(depth.astype(np.float32), size), _resized(mask.astype(np.int32), size)
 
 
+def _attribute_shares(
+    sample: Sample, mask: np.ndarray, grid: int, names: tuple[str, ...], value_of: Callable[[Region], str | None], default: int
+) -> np.ndarray:
+    """``[len(names), g, g]``: the share of each cell's pixels whose region's ``value_of(region)`` is each name;
+    pixels of no region, or of a region whose value is not in ``names``, count for ``names[default]``."""
+    label_of = np.full(int(mask.max()) + 1, default % len(names), dtype=np.int64)
+    for r in sample.regions:
+        value = value_of(r)
+        if 0 < r.mask_id < len(label_of) and value in names:
+            label_of[r.mask_id] = names.index(value)
+    onehot = (label_of[mask][None] == np.arange(len(names))[:, None, None]).astype(np.float32)
+    return _cells(onehot, grid).mean(-1)
+
+
 def head_covers(sample: Sample, mask: np.ndarray, grid: int) -> list[tuple[Head, np.ndarray]]:
     """Each head with a region and the ``[g, g]`` share of every cell that its pixels cover (``mask``: the
     ``S x S`` instance mask)."""
@@ -113,13 +137,9 @@ def dense_targets(sample: Sample, size: int, grid: int) -> DenseTargets:
     log_depth = np.where(count > 0, log_sum / np.maximum(count, 1), 0.0)
     depth_valid = (cell_valid.mean(-1) >= 0.5).astype(np.float32)
 
-    class_of = np.zeros(int(mask.max()) + 1, dtype=np.int64)
-    for r in sample.regions:
-        if 0 < r.mask_id < len(class_of) and r.category in CLASSES:
-            class_of[r.mask_id] = CLASSES.index(r.category)
-    classes = class_of[mask]
-    onehot = (classes[None] == np.arange(len(CLASSES))[:, None, None]).astype(np.float32)
-    category = _cells(onehot, grid).mean(-1)
+    category = _attribute_shares(sample, mask, grid, CLASSES, lambda r: r.category, 0)
+    color = _attribute_shares(sample, mask, grid, COLORS + ("none",), lambda r: r.attributes.get("color"), -1)
+    texture = _attribute_shares(sample, mask, grid, TEXTURES + ("none",), lambda r: r.attributes.get("texture"), -1)
 
     edge = np.zeros(mask.shape, dtype=np.float32)
     edge[:, :-1] = np.maximum(edge[:, :-1], mask[:, :-1] != mask[:, 1:])
@@ -148,6 +168,8 @@ def dense_targets(sample: Sample, size: int, grid: int) -> DenseTargets:
         category,
         boundary,
         landmarks,
+        color,
+        texture,
         rotation,
         head_cover.astype(np.float32),
     )

@@ -3,7 +3,7 @@ towers").
 
 The seed systems stand on towers pretrained on a web of images; ours stands on a tower that learned, from exact
 labels over a broad mix of domains and scene types, per-cell metric depth (SILog), object classes, instance
-boundaries, head landmarks and head orientation (:mod:`groundlm.pretrain.heads`). The heads are thrown away; the
+boundaries, colour and texture names, head landmarks and head orientation (:mod:`groundlm.pretrain.heads`). The heads are thrown away; the
 output is a tower directory (:func:`groundlm.models.backbones.save_tower`) that a VLM config loads with
 ``vision: {path: DIR}`` (add ``freeze: true`` to keep it fixed). Every bench's test domain stays out of the mix.
 
@@ -75,10 +75,20 @@ class TowerPretrainConfig:
     weight_decay: float = 1e-4
     warmup: float = 0.05
     loss_weights: dict[str, float] = field(
-        default_factory=lambda: {"depth": 0.1, "category": 1.0, "boundary": 1.0, "landmarks": 5.0, "rotation": 3.0}
+        default_factory=lambda: {
+            "depth": 0.1,
+            "category": 1.0,
+            "boundary": 1.0,
+            "landmarks": 5.0,
+            "color": 1.0,
+            "texture": 1.0,
+            "rotation": 3.0,
+        }
     )
     flip: bool = True
-    jitter: float = 0.3  # photometric strength: brightness, contrast and colour gains within 1 +- jitter
+    # Photometric strength: brightness and contrast within 1 +- jitter, per-channel gains within 1 +- jitter / 4 (kept
+    # small so that a colour keeps its name: red must not turn orange).
+    jitter: float = 0.3
     head_hidden: int = 128
     val_items: int = 300
     seed: int = 0
@@ -109,6 +119,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "spatialworld:runs/data/headshot-dusk-test-300-128",
                 {"n": 300, "seed": 1, "size": 128, "domain": "headshot-dusk", "workers": 2},
             ),
+            # refer-quick's validation split: colour and texture names on scenes the tower never saw.
+            SplitSpec("spatialworld:runs/data/portrait-val", {"n": 200, "seed": 1, "size": 128, "domain": "portrait"}),
         ]
     ),
     # make demo's tower: the same mix, fewer images and steps.
@@ -149,16 +161,16 @@ def _tensors(samples: list[data.Sample], size: int, grid: int, progress: bool) -
 
 
 def _jitter(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
-    """Random brightness, contrast and per-channel gains within ``1 +- strength``; ``x`` ``[B, 3, S, S]`` in
-    [0, 1]."""
+    """Random brightness and contrast within ``1 +- strength`` and per-channel gains within ``1 +- strength / 4``;
+    ``x`` ``[B, 3, S, S]`` in [0, 1]."""
     b = x.shape[0]
 
-    def factor(*shape: int) -> torch.Tensor:
-        return 1.0 + strength * (2 * torch.rand(*shape, generator=gen) - 1)
+    def factor(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return (1.0 + scale * strength * (2 * torch.rand(*shape, generator=gen) - 1)).to(x.device)
 
     mean = x.mean((1, 2, 3), keepdim=True)
-    x = (x - mean) * factor(b, 1, 1, 1).to(x.device) + mean
-    x = x * factor(b, 1, 1, 1).to(x.device) * factor(b, 3, 1, 1).clamp(0.7, 1.3).to(x.device)
+    x = (x - mean) * factor(b, 1, 1, 1) + mean
+    x = x * factor(b, 1, 1, 1) * factor(b, 3, 1, 1, scale=0.25)
     return x.clamp(0, 1)
 
 
@@ -173,8 +185,8 @@ def _features(tower: VisionTower, pixels: torch.Tensor) -> torch.Tensor:
 def evaluate_tower(
     tower: VisionTower, heads: DenseHeads, cfg: VisionConfig, dataset: data.SampleDataset, limit: int
 ) -> dict[str, float]:
-    """Held-out numbers of the tower with its heads: per-cell depth AbsRel (cells with depth), class accuracy
-    (cells where one class covers at least half), and the head-pose probe: each head's rotation is the mean of the
+    """Held-out numbers of the tower with its heads: per-cell depth AbsRel (cells with depth), class, colour and
+    texture accuracy (cells where one class, or one colour or texture name, covers at least half), and the head-pose probe: each head's rotation is the mean of the
     predicted rotations over the cells it covers (at least ``MIN_HEAD_COVER``, else its best-covered cell), read
     back as (yaw, pitch, roll) in degrees; ``pose_mae`` is the mean of the three MAEs."""
     samples = list(dataset)[:limit]
@@ -183,7 +195,8 @@ def evaluate_tower(
     was = tower.training, heads.training
     tower.eval(), heads.eval()
     device = next(tower.parameters()).device
-    absrel, acc, errors = [], [], []
+    absrel, errors = [], []
+    acc: dict[str, list[torch.Tensor]] = {"category": [], "color": [], "texture": []}
     for k in range(0, len(samples), 64):
         chunk = samples[k : k + 64]
         images, targets = _tensors(chunk, cfg.image_size, tower.grid, progress=False)
@@ -192,9 +205,11 @@ def evaluate_tower(
         valid = targets["depth_valid"] > 0
         pred_d, true_d = out["depth"].exp(), targets["log_depth"].exp()
         absrel.append(((pred_d - true_d).abs() / true_d)[valid])
-        major = targets["category"].max(1)
-        sure = major.values >= 0.5
-        acc.append((out["category"].argmax(1) == major.indices)[sure].float())
+        for name, scores in acc.items():
+            shares = targets[name] if name == "category" else targets[name][:, :-1]  # not the "none" channel
+            major = shares.max(1)
+            sure = major.values >= 0.5
+            scores.append((out[name].argmax(1) == major.indices)[sure].float())
         for i, s in enumerate(chunk):
             for head, cover in head_cover_maps(s, cfg.image_size, tower.grid):
                 cells = cover >= min(MIN_HEAD_COVER, float(cover.max()))
@@ -207,7 +222,7 @@ def evaluate_tower(
     tower.train(was[0]), heads.train(was[1])
     result = {
         "depth_absrel": float(torch.cat(absrel).mean()) if absrel else float("nan"),
-        "category_acc": float(torch.cat(acc).mean()) if acc else float("nan"),
+        **{f"{name}_acc": float(torch.cat(scores).mean()) for name, scores in acc.items()},
     }
     if errors:
         e = np.asarray(errors)
