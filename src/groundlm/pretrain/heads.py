@@ -68,8 +68,9 @@ class DenseHeads(nn.Module):
 def dense_losses(out: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Named losses of :meth:`DenseHeads.forward`'s outputs against batched targets (the fields of
     :class:`~groundlm.pretrain.targets.DenseTargets` stacked, ``rotation`` as ``[B, 9, g, g]``):
-    SILog on log depth, soft cross-entropy on classes, colour and texture names, binary cross-entropy on boundaries and landmark
-    heatmaps, and the geodesic distance (radians, 6DRepNet's loss) on head cells weighted by head cover."""
+    SILog on log depth, soft cross-entropy on classes, colour and texture names, binary cross-entropy on
+    boundaries and landmark heatmaps, and the geodesic distance (radians, 6DRepNet's loss) on head cells weighted by
+    head cover."""
     boundary = F.binary_cross_entropy_with_logits(out["boundary"], targets["boundary"])
     landmarks = F.binary_cross_entropy_with_logits(out["landmarks"], targets["landmarks"])
     cover = targets["head_cover"] * (targets["head_cover"] >= MIN_HEAD_COVER)

@@ -18,8 +18,8 @@ is one value (or vector) per grid cell, computed from the ``S x S`` labels of th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -97,7 +97,12 @@ def _labels(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _attribute_shares(
-    sample: Sample, mask: np.ndarray, grid: int, names: tuple[str, ...], value_of: Callable[[Region], str | None], default: int
+    sample: Sample,
+    mask: np.ndarray,
+    grid: int,
+    names: tuple[str, ...],
+    value_of: Callable[[Region], str | None],
+    default: int,
 ) -> np.ndarray:
     """``[len(names), g, g]``: the share of each cell's pixels whose region's ``value_of(region)`` is each name;
     pixels of no region, or of a region whose value is not in ``names``, count for ``names[default]``."""
@@ -138,8 +143,8 @@ def dense_targets(sample: Sample, size: int, grid: int) -> DenseTargets:
     depth_valid = (cell_valid.mean(-1) >= 0.5).astype(np.float32)
 
     category = _attribute_shares(sample, mask, grid, CLASSES, lambda r: r.category, 0)
-    color = _attribute_shares(sample, mask, grid, COLORS + ("none",), lambda r: r.attributes.get("color"), -1)
-    texture = _attribute_shares(sample, mask, grid, TEXTURES + ("none",), lambda r: r.attributes.get("texture"), -1)
+    color = _attribute_shares(sample, mask, grid, (*COLORS, "none"), lambda r: r.attributes.get("color"), -1)
+    texture = _attribute_shares(sample, mask, grid, (*TEXTURES, "none"), lambda r: r.attributes.get("texture"), -1)
 
     edge = np.zeros(mask.shape, dtype=np.float32)
     edge[:, :-1] = np.maximum(edge[:, :-1], mask[:, :-1] != mask[:, 1:])

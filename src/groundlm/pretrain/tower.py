@@ -3,9 +3,10 @@ towers").
 
 The seed systems stand on towers pretrained on a web of images; ours stands on a tower that learned, from exact
 labels over a broad mix of domains and scene types, per-cell metric depth (SILog), object classes, instance
-boundaries, colour and texture names, head landmarks and head orientation (:mod:`groundlm.pretrain.heads`). The heads are thrown away; the
-output is a tower directory (:func:`groundlm.models.backbones.save_tower`) that a VLM config loads with
-``vision: {path: DIR}`` (add ``freeze: true`` to keep it fixed). Every bench's test domain stays out of the mix.
+boundaries, colour and texture names, head landmarks and head orientation (:mod:`groundlm.pretrain.heads`). The
+heads are thrown away; the output is a tower directory (:func:`groundlm.models.backbones.save_tower`) that a VLM
+config loads with ``vision: {path: DIR}`` (add ``freeze: true`` to keep it fixed). Every bench's test domain stays
+out of the mix.
 
 Training is a plain loop (AdamW, :func:`groundlm.train.schedule.cosine_schedule`,
 :class:`~groundlm.train.metrics_log.MetricsLog`) over images and targets held in memory, with random horizontal
@@ -186,9 +187,10 @@ def evaluate_tower(
     tower: VisionTower, heads: DenseHeads, cfg: VisionConfig, dataset: data.SampleDataset, limit: int
 ) -> dict[str, float]:
     """Held-out numbers of the tower with its heads: per-cell depth AbsRel (cells with depth), class, colour and
-    texture accuracy (cells where one class, or one colour or texture name, covers at least half), and the head-pose probe: each head's rotation is the mean of the
-    predicted rotations over the cells it covers (at least ``MIN_HEAD_COVER``, else its best-covered cell), read
-    back as (yaw, pitch, roll) in degrees; ``pose_mae`` is the mean of the three MAEs."""
+    texture accuracy (cells where one class, or one colour or texture name, covers at least half), and the
+    head-pose probe: each head's rotation is the mean of the predicted rotations over the cells it covers (at least
+    ``MIN_HEAD_COVER``, else its best-covered cell), read back as (yaw, pitch, roll) in degrees; ``pose_mae`` is
+    the mean of the three MAEs."""
     samples = list(dataset)[:limit]
     if not samples:
         return {}
