@@ -1,7 +1,8 @@
 """The ``groundlm`` command.
 
-Each subcommand is a plain function with typed arguments; ``main`` only parses the command line and maps
-:class:`~groundlm.errors.UserError` (and invalid values) to a one-line message and exit status 2.
+Each subcommand is a plain function with typed arguments, named by its parser as its handler; ``main`` parses the
+command line, calls the handler, and maps user errors (:func:`groundlm.errors.is_user_error`) to a one-line message
+and exit status 2. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from groundlm import __version__, formats
-from groundlm.errors import UserError
+from groundlm.errors import UserError, is_user_error
 from groundlm.evaluation import TASKS, Options, evaluate, format_table
 
 
@@ -152,9 +153,15 @@ def predict_command(
     from PIL import Image
 
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.predict import draw_overlay, load_model, predict
+    from groundlm.inference import draw_overlay, load_model, predict
     from groundlm.tasks import trained_options
 
+    if task == "refer" and not query:
+        raise UserError("refer needs --query TEXT")
+    if task == "region_caption" and box is None:
+        raise UserError("region_caption needs --box X0 Y0 X1 Y1")
+    if task == "pose" and not query:
+        raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
     if not Path(image).is_file():
         raise UserError(f"{image}: no such image")
     with Image.open(image) as im:
@@ -189,9 +196,8 @@ def eval_checkpoint_command(
 ) -> str:
     from groundlm import data
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.predict import load_model
+    from groundlm.inference import Collator, load_model
     from groundlm.tasks import build_task, trained_options
-    from groundlm.train.collate import Collator
     from groundlm.train.evaluate import evaluate_task
 
     model = load_model(checkpoint)
@@ -547,7 +553,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = args.handler(args)
-    except (UserError, ValueError) as e:
+    except Exception as e:
+        if not is_user_error(e):
+            raise  # a bug: the traceback is what a report needs
         print(f"groundlm: error: {e}", file=sys.stderr)
         return 2
     print(out)

@@ -12,7 +12,7 @@ are one code path.
   probability ``1 − density`` and rescale the rest by ``1 / density``, then sum (linear) or elect signs (TIES).
 
 The tensor math of these four is ``peft.utils.merge_utils``. The fifth, :func:`layer_select_merge`, is the
-HPE-CogVLM layer-selection merge (DESIGN.md 6.1): whole layers from one model, no averaging.
+HPE-CogVLM layer-selection merge (docs/architecture.md, section 6.1): whole layers from one model, no averaging.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ from typing import Literal
 
 import torch
 from peft.utils import merge_utils
+
+from groundlm.adapters.lora import ADAPTER_FILE, load_lora, merge_lora
+from groundlm.models.state import tied_once
+from groundlm.models.vlm import GroundedVLM
 
 State = dict[str, torch.Tensor]
 METHODS = ("task_arithmetic", "ties", "dare_linear", "dare_ties", "layer_select")
@@ -162,7 +166,7 @@ class LayerSelectReport:
 def layer_select_merge(
     base: State, tuned: Sequence[State], tau: float, granularity: Granularity = "module"
 ) -> tuple[State, LayerSelectReport]:
-    """Winner-takes-all layer selection (HPE-CogVLM, as DESIGN.md 6.1 reads it).
+    """Winner-takes-all layer selection (HPE-CogVLM, as docs/architecture.md, section 6.1, reads it).
 
     For each layer ``ℓ`` and fine-tune ``t``: ``s_tℓ = cos(vec W_t^ℓ, vec W_base^ℓ)``. If some ``s_tℓ < τ`` the
     layer was substantially changed; it is copied whole from the fine-tune with the lowest ``s_tℓ`` (the one that
@@ -196,17 +200,12 @@ def layer_select_merge(
 def unique_state(model: torch.nn.Module) -> State:
     """A copy of the state dict with tied tensors (one storage, several names) kept once, under the first name, so
     that a merge treats them as one tensor."""
-    from groundlm.models.vlm import tied_once
-
     return {k: v.detach().clone() for k, v in tied_once(model.state_dict()).items()}
 
 
 def load_full_state(directory: str | Path, base_dir: str | Path | None = None) -> State:
     """The full weights of a model directory, LoRA adapters folded in. A directory holding only adapters
     (``adapter.safetensors``, written by :func:`groundlm.adapters.lora.save_lora`) is applied to ``base_dir``."""
-    from groundlm.adapters.lora import ADAPTER_FILE, load_lora, merge_lora
-    from groundlm.models.vlm import GroundedVLM
-
     directory = Path(directory)
     if (directory / ADAPTER_FILE).is_file() and not (directory / "config.json").is_file():
         if base_dir is None:
@@ -233,8 +232,6 @@ def merge_models(
 ) -> dict:
     """Merge model (or adapter) directories into ``out_dir``, a model directory ``from_pretrained`` loads, with a
     ``merge.json`` report (method, arguments and, for layer selection, where each layer came from)."""
-    from groundlm.models.vlm import GroundedVLM
-
     if method not in METHODS:
         raise ValueError(f"unknown merge method {method!r}; known: {', '.join(METHODS)}")
     model = GroundedVLM.from_pretrained(base_dir)

@@ -1,4 +1,4 @@
-"""``groundlm bench hpe``: the HPE-CogVLM pipeline, end to end, and its table (DESIGN.md 6.1).
+"""``groundlm bench hpe``: the HPE-CogVLM pipeline, end to end, and its table (docs/architecture.md, section 6.1).
 
 1. a grounding base model (``refer``: expression -> box), the analogue of CogVLM-grounding (or ``base_model``);
 2. LoRA fine-tunes for head pose (``pose``), one per rehearsal ratio ``r``: a share ``r`` of the examples are
@@ -36,17 +36,16 @@ from groundlm.data.show import draw_pose_axes
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
+from groundlm.inference import Collator, ImageCache, predict_examples
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.backbones import resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import PoseTask, ReferTask
-from groundlm.train.collate import Collator
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
-from groundlm.train.evaluate import predict_examples
 from groundlm.train.loop import train
-from groundlm.train.stream import ImageCache, evaluation_examples
+from groundlm.train.stream import evaluation_examples
 
 _LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 COLUMNS = ("yaw", "pitch", "roll", "mae", "invalid", "blended", "head_acc50", "grounding_acc50")

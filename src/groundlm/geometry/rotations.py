@@ -1,6 +1,6 @@
 """Head-pose rotations.
 
-Convention (DESIGN.md section 3, as in the 300W-LP/AFLW2000 tooling and 6DRepNet): angles are degrees,
+Convention (docs/architecture.md, section 3, as in the 300W-LP/AFLW2000 tooling and 6DRepNet): angles are degrees,
 ordered ``(yaw, pitch, roll)``, and the rotation is
 
     R = Rz(roll) @ Ry(yaw) @ Rx(pitch)

@@ -48,14 +48,34 @@ class LanguageConfig:
 
 
 @dataclass
+class HeadConfig:
+    """A head on the language model's last hidden state ``[B, T, width] -> [B, T, out_dim]``, built by the registry
+    in :mod:`groundlm.models.heads` (``kind``: linear | mlp, or any registered kind). When a batch carries targets
+    for it, its ``loss`` (l1 | mse | smooth_l1, summed over the ``out_dim`` outputs) joins the named losses."""
+
+    kind: str = "mlp"
+    out_dim: int = 1
+    hidden: int | None = None  # mlp width; None: the language model's
+    loss: str = "l1"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HeadConfig:
+        return _build(cls, data)
+
+
+@dataclass
 class VLMConfig:
-    """Vision tower -> MLP projector -> language model; regions pooled by RoI-Align to ``region_grid**2`` tokens."""
+    """Vision tower -> MLP projector -> language model; regions turned into ``<region>`` tokens by the region
+    encoder named ``region_encoder`` (:mod:`groundlm.models.region`; ``roi``: RoI-Align to ``region_grid**2``
+    tokens); ``heads`` by name (:class:`HeadConfig`)."""
 
     vision: VisionConfig = field(default_factory=VisionConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     tokenizer: str | None = None  # None: the default tokenizer shipped with groundlm
     projector_hidden: int | None = None  # None: the language model's width
     region_grid: int = 2
+    region_encoder: str = "roi"
+    heads: dict[str, HeadConfig] = field(default_factory=dict)
     # "sincos": add a fixed 2-D sine-cosine code of each patch's grid position (RMS 1, times a learned scale) to
     # the projected patch features; helps towers trained from scratch, whose position embeddings start random.
     patch_position: str = "none"
@@ -66,10 +86,14 @@ class VLMConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VLMConfig:
+        heads = data.get("heads") or {}
+        if not isinstance(heads, dict):
+            raise ValueError(f"heads: expected a mapping of name to head config, got {heads!r}")
         return cls(
             vision=_build(VisionConfig, data.get("vision", {})),
             language=_build(LanguageConfig, data.get("language", {})),
-            **{k: v for k, v in data.items() if k not in ("vision", "language")},
+            heads={name: h if isinstance(h, HeadConfig) else HeadConfig.from_dict(h) for name, h in heads.items()},
+            **{k: v for k, v in data.items() if k not in ("vision", "language", "heads")},
         )
 
 

@@ -1,18 +1,64 @@
-"""Region encoders: turn pixel boxes into tokens for ``<region>`` placeholders.
+"""Region encoders: turn pixel boxes into tokens for ``<region>`` placeholders, and the registry that builds them.
 
-:class:`RoIRegionEncoder` is the simple one: RoI-Align of the vision tower's patch grid over the box, then the
-projector, giving ``grid**2`` tokens per region. PixelLLM and DynRefer plug in their own encoders with the same
-call signature.
+Every encoder has ``tokens_per_region`` and is called as ``encoder(patch_features, boxes, image_size, pixels)``:
+``patch_features`` ``[B, N, D]`` (the tower's ``g x g`` grid, row-major), ``boxes`` a list of B ``[R_b, 4]``
+pixel ``xyxy`` boxes on the model's ``image_size`` input, ``pixels`` the normalised input images ``[B, 3, S, S]``
+(for encoders that look again at full resolution, as DynRefer's does) -> ``[sum R_b, tokens_per_region, width]``,
+regions in batch order.
+
+:class:`RoIRegionEncoder` (``roi``) is the simple one: RoI-Align of the patch grid over the box, then an MLP.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import nn
 
 from groundlm.geometry.roi_align import roi_align
+from groundlm.models.config import VLMConfig
+
+
+class RegionEncoder(Protocol):
+    """What the VLM needs of a region encoder (an ``nn.Module``); shapes in the module docstring."""
+
+    @property
+    def tokens_per_region(self) -> int: ...
+
+    def __call__(
+        self,
+        patch_features: torch.Tensor,
+        boxes: list[torch.Tensor],
+        image_size: int,
+        pixels: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+
+# builder(config, vision_hidden, lm_width) -> encoder
+RegionEncoderBuilder = Callable[[VLMConfig, int, int], nn.Module]
+REGION_ENCODERS: dict[str, RegionEncoderBuilder] = {}
+
+
+def register_region_encoder(kind: str) -> Callable[[RegionEncoderBuilder], RegionEncoderBuilder]:
+    """Register ``builder(config, vision_hidden, lm_width) -> encoder`` under ``kind`` (a decorator)."""
+
+    def add(builder: RegionEncoderBuilder) -> RegionEncoderBuilder:
+        REGION_ENCODERS[kind] = builder
+        return builder
+
+    return add
+
+
+def build_region_encoder(config: VLMConfig, vision_hidden: int, lm_width: int) -> nn.Module:
+    """The region encoder ``config.region_encoder`` names."""
+    if config.region_encoder not in REGION_ENCODERS:
+        raise ValueError(
+            f"unknown region encoder {config.region_encoder!r}; known: {', '.join(sorted(REGION_ENCODERS))}"
+        )
+    return REGION_ENCODERS[config.region_encoder](config, vision_hidden, lm_width)
 
 
 class RoIRegionEncoder(nn.Module):
@@ -25,9 +71,15 @@ class RoIRegionEncoder(nn.Module):
     def tokens_per_region(self) -> int:
         return self.grid * self.grid
 
-    def forward(self, patch_features: torch.Tensor, boxes: list[torch.Tensor], image_size: int) -> torch.Tensor:
+    def forward(
+        self,
+        patch_features: torch.Tensor,
+        boxes: list[torch.Tensor],
+        image_size: int,
+        pixels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``patch_features`` ``[B, N, D]`` (N = g*g), ``boxes`` a list of B ``[R_b, 4]`` pixel ``xyxy`` boxes on the
-        model's input image -> ``[sum R_b, grid**2, lm_hidden]`` tokens, regions in batch order."""
+        model's input image -> ``[sum R_b, grid**2, lm_hidden]`` tokens, regions in batch order (``pixels`` unused)."""
         b, n, d = patch_features.shape
         g = math.isqrt(n)
         fmap = patch_features.transpose(1, 2).reshape(b, d, g, g)
@@ -40,3 +92,8 @@ class RoIRegionEncoder(nn.Module):
             aligned=True,
         )
         return self.proj(pooled.flatten(2).transpose(1, 2))
+
+
+@register_region_encoder("roi")
+def roi_region_encoder(config: VLMConfig, vision_hidden: int, lm_width: int) -> nn.Module:
+    return RoIRegionEncoder(vision_hidden, lm_width, config.region_grid)

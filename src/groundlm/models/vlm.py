@@ -2,13 +2,19 @@
 
 The prompt holds one ``<image>`` placeholder per patch token (``grid**2`` of them) and ``grid_r**2`` ``<region>``
 placeholders per region box; their input embeddings are replaced by projected patch features and region tokens.
-Everything else is the language model's own machinery: its loss on ``labels`` (``-100`` = ignored), and its
-``generate`` (KV cache, greedy or beam search) on ``inputs_embeds``. Regression heads read the last hidden state.
+Everything else is the language model's own machinery, notably its ``generate`` (KV cache, greedy or beam search)
+on ``inputs_embeds``. Heads (:mod:`groundlm.models.heads`) read the last hidden state.
+
+With targets, ``forward`` returns named losses (docs/architecture.md, section 5.3): ``lm``, the next-token
+cross-entropy on ``labels`` (``-100`` = ignored), and one per head whose targets the batch carries. Each is a sum
+divided by a normaliser the caller may give (the training loop gives counts over the whole global batch); the
+caller weighs and sums them.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +22,34 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import LogitsProcessorList
+from transformers.utils import ModelOutput
 
+from groundlm.adapters.lora import LoraSpec, attach_lora
+from groundlm.errors import InternalError
 from groundlm.models.backbones import build_language, build_vision, resolve_vision
 from groundlm.models.config import VLMConfig
-from groundlm.models.region import RoIRegionEncoder
+from groundlm.models.heads import build_head
+from groundlm.models.losses import regression_loss_sum, target_rows, target_tokens, token_loss_sum
+from groundlm.models.region import build_region_encoder
+from groundlm.models.state import tied_once
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, load_tokenizer
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
-def tied_once(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``state`` with tensors that share storage (tied weights, one tensor under several names) kept once, under
-    their first name."""
-    out, seen = {}, set()
-    for k, v in state.items():
-        if v.data_ptr() not in seen:
-            seen.add(v.data_ptr())
-            out[k] = v
-    return out
+@dataclass
+class VLMOutput(ModelOutput):
+    """``logits`` ``[B, T, V]``; ``losses``: the named losses (empty without targets) and ``loss`` their unweighted
+    sum; ``head_outputs``: each head's ``[B, T, out_dim]``; ``hidden_states`` when asked for (or when there are
+    heads); ``past_key_values`` as the language model returns them."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    losses: dict[str, torch.Tensor] | None = None
+    head_outputs: dict[str, torch.Tensor] | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    past_key_values: Any = None
 
 
 def sincos_2d(grid: int, width: int) -> torch.Tensor:
@@ -73,13 +88,13 @@ class GroundedVLM(nn.Module):
         width = self.lm.config.hidden_size
         hidden = config.projector_hidden or width
         self.projector = nn.Sequential(nn.Linear(self.vision.hidden_size, hidden), nn.GELU(), nn.Linear(hidden, width))
-        self.region_encoder: nn.Module = RoIRegionEncoder(self.vision.hidden_size, width, config.region_grid)
+        self.region_encoder = build_region_encoder(config, self.vision.hidden_size, width)
         if config.patch_position not in ("none", "sincos"):
             raise ValueError(f"patch_position must be 'none' or 'sincos', got {config.patch_position!r}")
         if config.patch_position == "sincos":
             self.register_buffer("patch_code", sincos_2d(self.vision.grid, width), persistent=False)
             self.patch_code_scale = nn.Parameter(torch.ones(()))
-        self.heads = nn.ModuleDict()
+        self.heads = nn.ModuleDict({name: build_head(h, width) for name, h in config.heads.items()})
         self.image_token_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
         self.region_token_id = tok.convert_tokens_to_ids(REGION_TOKEN)
 
@@ -101,14 +116,13 @@ class GroundedVLM(nn.Module):
     def has_lora(self) -> bool:
         return self.config.lora is not None
 
-    def attach_lora(self, spec) -> None:
+    def attach_lora(self, spec: LoraSpec) -> None:
         """Freeze the model and add LoRA adapters (:class:`groundlm.adapters.lora.LoraSpec`)."""
-        from groundlm.adapters.lora import attach_lora
-
         attach_lora(self, spec)
 
     def add_head(self, name: str, head: nn.Module) -> None:
-        """Register a regression head that maps last hidden states ``[..., width]`` to its outputs."""
+        """Add a head written as code (not in the config: ``from_pretrained`` needs it passed as ``heads``) that
+        maps last hidden states ``[..., width]`` to its outputs. Heads in ``config.heads`` are built already."""
         self.heads[name] = head
 
     def embed(
@@ -121,7 +135,7 @@ class GroundedVLM(nn.Module):
         embeds = self.lm.get_input_embeddings()(safe_ids)
         if pixel_values is None:
             if image_mask.any() or region_mask.any():
-                raise ValueError("the prompt has <image> or <region> placeholders but no image was given")
+                raise InternalError("the prompt has <image> or <region> placeholders but no image was given")
             return embeds
         patches = self.vision(pixel_values)
         if image_mask.any():
@@ -130,17 +144,17 @@ class GroundedVLM(nn.Module):
                 feats = feats + self.patch_code_scale * self.patch_code
             feats = feats.to(embeds.dtype)
             if int(image_mask.sum()) != feats.shape[0] * feats.shape[1]:
-                raise ValueError(
+                raise InternalError(
                     f"{int(image_mask.sum())} <image> placeholders for {feats.shape[0]} image(s) of "
                     f"{feats.shape[1]} tokens each"
                 )
             embeds = embeds.masked_scatter(image_mask[..., None], feats)
         if region_mask.any():
             if region_boxes is None:
-                raise ValueError("the prompt has <region> placeholders but no region boxes were given")
-            tokens = self.region_encoder(patches, region_boxes, self.image_size).to(embeds.dtype)
+                raise InternalError("the prompt has <region> placeholders but no region boxes were given")
+            tokens = self.region_encoder(patches, region_boxes, self.image_size, pixel_values).to(embeds.dtype)
             if int(region_mask.sum()) != tokens.shape[0] * tokens.shape[1]:
-                raise ValueError(
+                raise InternalError(
                     f"{int(region_mask.sum())} <region> placeholders for {tokens.shape[0]} region(s) of "
                     f"{tokens.shape[1]} tokens each"
                 )
@@ -155,13 +169,35 @@ class GroundedVLM(nn.Module):
         labels: torch.Tensor | None = None,
         region_boxes: list[torch.Tensor] | None = None,
         output_hidden_states: bool = False,
-    ) -> Any:
+        head_targets: dict[str, torch.Tensor] | None = None,
+        normalizers: dict[str, float] | None = None,
+    ) -> VLMOutput:
+        """Logits, head outputs and, with ``labels`` ``[B, T]`` and/or ``head_targets`` (name -> ``[B, T, out_dim]``,
+        NaN rows where none), the named losses. A loss is its sum (:mod:`groundlm.models.losses`) divided by
+        ``normalizers[name]``, by default the count of scored entries in this batch (a mean)."""
         embeds = self.embed(input_ids, pixel_values, region_boxes)
-        return self.lm(
+        out = self.lm(
             inputs_embeds=embeds,
             attention_mask=attention_mask,
-            labels=labels,
             output_hidden_states=output_hidden_states or bool(len(self.heads)),
+        )
+        normalizers = normalizers or {}
+        losses: dict[str, torch.Tensor] = {}
+        if labels is not None:
+            losses["lm"] = token_loss_sum(out.logits, labels) / normalizers.get("lm", max(target_tokens(labels), 1))
+        head_outputs = {name: head(out.hidden_states[-1]) for name, head in self.heads.items()}
+        for name, target in (head_targets or {}).items():
+            if name not in self.config.heads:
+                raise ValueError(f"targets for {name!r}, which is not a head of this model's config")
+            count = normalizers.get(name, max(target_rows(target), 1))
+            losses[name] = regression_loss_sum(head_outputs[name], target, self.config.heads[name].loss) / count
+        return VLMOutput(
+            loss=sum(losses.values()) if losses else None,
+            logits=out.logits,
+            losses=losses,
+            head_outputs=head_outputs,
+            hidden_states=out.hidden_states,
+            past_key_values=getattr(out, "past_key_values", None),
         )
 
     def run_head(self, name: str, hidden: torch.Tensor) -> torch.Tensor:
@@ -219,8 +255,9 @@ class GroundedVLM(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, heads: dict[str, nn.Module] | None = None) -> GroundedVLM:
-        """Load a directory written by :meth:`save_pretrained`. Regression heads are code, not config: pass
-        modules of the same shapes as ``heads`` to load their weights."""
+        """Load a directory written by :meth:`save_pretrained`: everything ``config.json`` names (tower, language
+        model, region encoder, heads, LoRA adapters) is rebuilt from it. Heads added as code (:meth:`add_head`) are
+        not in the config: pass modules of the same shapes as ``heads`` to load their weights."""
         directory = Path(directory)
         if not (directory / CONFIG).is_file():
             raise FileNotFoundError(f"{directory} is not a groundlm model directory (no {CONFIG})")
@@ -228,8 +265,6 @@ class GroundedVLM(nn.Module):
         lora, config.lora = config.lora, None
         model = cls(config, tokenizer=load_tokenizer(directory / "tokenizer"), load_weights=False)
         if lora is not None:
-            from groundlm.adapters.lora import LoraSpec
-
             model.attach_lora(LoraSpec.from_dict(lora))
         for name, head in (heads or {}).items():
             model.add_head(name, head)
@@ -237,7 +272,8 @@ class GroundedVLM(nn.Module):
         stored_heads = {k.split(".")[1] for k in state if k.startswith("heads.")}
         if stored_heads - set(model.heads):
             raise ValueError(
-                f"{directory} holds regression heads {sorted(stored_heads - set(model.heads))}; pass "
+                f"{directory} holds regression heads {sorted(stored_heads - set(model.heads))} that its config does "
+                "not name; pass "
                 "modules of the same shapes as heads={name: module} to load them"
             )
         missing, unexpected = model.load_state_dict(state, strict=False)

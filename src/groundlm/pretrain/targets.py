@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
 from groundlm.data.sample import Head, Region, Sample
+from groundlm.geometry.cells import cell_pixels, resized_labels
 from groundlm.geometry.rotations import euler_to_matrix
 
 CLASSES = ("background", "sphere", "cube", "cylinder", "cone", "person", "head")
@@ -74,26 +74,11 @@ def flip_targets(batch: dict[str, torch.Tensor], rows: torch.Tensor) -> dict[str
     return out
 
 
-def _resized(array: np.ndarray, size: int) -> np.ndarray:
-    """Nearest-neighbour resize of a label map to ``size x size`` (labels must not be blended)."""
-    if array.shape == (size, size):
-        return array
-    return np.asarray(Image.fromarray(array).resize((size, size), Image.Resampling.NEAREST))
-
-
-def _cells(array: np.ndarray, grid: int) -> np.ndarray:
-    """``[..., S, S]`` -> ``[..., g, g, s*s]``: the pixels of each cell."""
-    *lead, size, _ = array.shape
-    s = size // grid
-    a = array[..., : grid * s, : grid * s].reshape(*lead, grid, s, grid, s)
-    return np.moveaxis(a, -3, -2).reshape(*lead, grid, grid, s * s)
-
-
 def _labels(sample: Sample, size: int) -> tuple[np.ndarray, np.ndarray]:
     depth, mask = sample.load_depth(), sample.load_mask()
     if depth is None or mask is None:
         raise ValueError(f"sample {sample.id!r} has no depth or instance mask to pretrain on")
-    return _resized(depth.astype(np.float32), size), _resized(mask.astype(np.int32), size)
+    return resized_labels(depth.astype(np.float32), size), resized_labels(mask.astype(np.int32), size)
 
 
 def _attribute_shares(
@@ -112,14 +97,14 @@ def _attribute_shares(
         if 0 < r.mask_id < len(label_of) and value in names:
             label_of[r.mask_id] = names.index(value)
     onehot = (label_of[mask][None] == np.arange(len(names))[:, None, None]).astype(np.float32)
-    return _cells(onehot, grid).mean(-1)
+    return cell_pixels(onehot, grid).mean(-1)
 
 
 def head_covers(sample: Sample, mask: np.ndarray, grid: int) -> list[tuple[Head, np.ndarray]]:
     """Each head with a region and the ``[g, g]`` share of every cell that its pixels cover (``mask``: the
     ``S x S`` instance mask)."""
     return [
-        (h, _cells((mask == sample.regions[h.region].mask_id).astype(np.float32), grid).mean(-1))
+        (h, cell_pixels((mask == sample.regions[h.region].mask_id).astype(np.float32), grid).mean(-1))
         for h in sample.heads
         if h.region >= 0
     ]
@@ -136,8 +121,8 @@ def dense_targets(sample: Sample, size: int, grid: int) -> DenseTargets:
     depth, mask = _labels(sample, size)
 
     valid = depth > 0
-    cell_valid = _cells(valid.astype(np.float32), grid)
-    log_sum = _cells(np.where(valid, np.log(np.maximum(depth, 1e-3)), 0.0), grid).sum(-1)
+    cell_valid = cell_pixels(valid.astype(np.float32), grid)
+    log_sum = cell_pixels(np.where(valid, np.log(np.maximum(depth, 1e-3)), 0.0), grid).sum(-1)
     count = cell_valid.sum(-1)
     log_depth = np.where(count > 0, log_sum / np.maximum(count, 1), 0.0)
     depth_valid = (cell_valid.mean(-1) >= 0.5).astype(np.float32)
@@ -149,7 +134,7 @@ def dense_targets(sample: Sample, size: int, grid: int) -> DenseTargets:
     edge = np.zeros(mask.shape, dtype=np.float32)
     edge[:, :-1] = np.maximum(edge[:, :-1], mask[:, :-1] != mask[:, 1:])
     edge[:-1, :] = np.maximum(edge[:-1, :], mask[:-1, :] != mask[1:, :])
-    boundary = _cells(edge, grid).mean(-1)
+    boundary = cell_pixels(edge, grid).mean(-1)
 
     scale = grid / np.array([sample.width, sample.height], dtype=np.float32)
     centres = np.arange(grid, dtype=np.float32) + 0.5

@@ -1,5 +1,5 @@
-"""``groundlm pretrain``: a vision tower pretrained on SpatialWorld's dense labels (architecture §5, "Pretrained
-towers").
+"""``groundlm pretrain``: a vision tower pretrained on SpatialWorld's dense labels (docs/architecture.md,
+section 5.4).
 
 The seed systems stand on towers pretrained on a web of images; ours stands on a tower that learned, from exact
 labels over a broad mix of domains and scene types, per-cell metric depth (SILog), object classes, instance

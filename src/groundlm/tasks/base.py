@@ -32,6 +32,12 @@ class Example:
     reread: str | None = None
     # Text the answer already starts with (generation continues after it), tokenized as targets are.
     answer_prefix: str = ""
+    # Head targets by head name: ``[L, D]`` rows aligned with the target's first L tokens (row j: the j-th token's),
+    # NaN rows for tokens without one (docs/architecture.md, section 5.3).
+    targets: dict[str, Any] = field(default_factory=dict)
+    # Head targets on the image: ``[N, D]`` rows, one per patch token of the prompt's image (row-major grid), read at
+    # the ``<image>`` placeholders' positions (with the question first, those tokens have read it).
+    image_targets: dict[str, Any] = field(default_factory=dict)
 
 
 class Task(ABC):

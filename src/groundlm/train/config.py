@@ -95,6 +95,8 @@ class TrainConfig:
     max_new_tokens: int = 24
     num_beams: int = 1
     numeric: NumericDecoding = field(default_factory=NumericDecoding)  # how numbers in answers are decoded
+    # Weights of the model's named losses (lm, and one per head with targets); a loss not named weighs 1.
+    loss_weights: dict[str, float] = field(default_factory=lambda: {"lm": 1.0})
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
     tensorboard: bool = False
     threads: int | None = None  # torch CPU threads; None leaves torch's default
@@ -143,6 +145,10 @@ def typed(cls, data: Any, where: str):
                 raise UserError(f"{where}.vision: {e}") from None
         elif name == "numeric":
             value = typed(NumericDecoding, value if isinstance(value, dict) else {"mode": value}, f"{where}.numeric")
+        elif name == "loss_weights":
+            if not isinstance(value, dict):
+                raise UserError(f"{where}.loss_weights: expected a mapping of loss name to weight, got {value!r}")
+            value = {str(k): _number(v, "float", f"{where}.loss_weights.{k}") for k, v in value.items()}
         elif name == "lora":
             value = None if value is None else typed(LoraSpec, value, f"{where}.lora")
         elif isinstance(value, list):

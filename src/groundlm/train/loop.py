@@ -5,6 +5,9 @@ split into ``grad_accum`` micro-batches, each shared between processes by rank. 
 cross-entropies divided by the number of target tokens in the whole global batch (times the process count, since
 data-parallel training averages gradients), so N processes compute the same update as one.
 
+The model returns named losses (``lm`` and one per head with targets, :mod:`groundlm.models.vlm`); each is
+normalised by its count over the global batch in the same way, weighted by ``loss_weights`` and summed.
+
 A run directory holds ``config.yaml`` (resolved), ``metrics.csv``, ``checkpoints/step-N/`` (model, optimizer,
 scheduler and RNG state, written to a temporary folder and renamed) and ``final/`` (a model directory), plus
 ``summary.json``. ``resume=True`` continues from the newest checkpoint: same weights, optimizer moments, learning
@@ -29,16 +32,17 @@ from tqdm import tqdm
 
 from groundlm import data
 from groundlm.errors import UserError
+from groundlm.inference.collate import Collator, to_device
+from groundlm.inference.images import ImageCache
+from groundlm.models.losses import target_rows, target_tokens
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import build_task, save_task_list
-from groundlm.train.collate import IGNORE, Collator, to_device
 from groundlm.train.config import SplitSpec, TrainConfig
 from groundlm.train.evaluate import evaluate_task
-from groundlm.train.loss import token_loss_sum
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import cosine_schedule
-from groundlm.train.stream import ExampleStream, ImageCache
+from groundlm.train.stream import ExampleStream
 
 CHECKPOINTS = "checkpoints"
 
@@ -54,6 +58,16 @@ def _resolve_split(
             accelerator.wait_for_everyone()
         loaded[spec.uri] = data.load(spec.uri)
     return loaded[spec.uri]
+
+
+def _loss_counts(batches: list[dict], heads: list[str]) -> dict[str, int]:
+    """What each named loss scores in these micro-batches: ``lm`` target tokens, and each head's target rows (every
+    head named, 0 when no example has targets for it, so that all processes reduce the same names)."""
+    counts = {"lm": sum(target_tokens(b["labels"]) for b in batches), **dict.fromkeys(heads, 0)}
+    for b in batches:
+        for name, target in b.get("head_targets", {}).items():
+            counts[name] += target_rows(target)
+    return counts
 
 
 def _latest_checkpoint(run_dir: Path) -> Path | None:
@@ -139,6 +153,10 @@ def train(
         model = GroundedVLM(cfg.model)
     if cfg.lora is not None and not model.has_lora:
         model.attach_lora(cfg.lora)
+    unknown = set(cfg.loss_weights) - {"lm", *model.config.heads}
+    if unknown:
+        known = ", ".join(["lm", *model.config.heads])
+        raise UserError(f"loss_weights: the model has no loss named {', '.join(sorted(unknown))}; it has {known}")
     collator = Collator.for_model(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -164,21 +182,28 @@ def train(
             chunk = examples[k * micro : (k + 1) * micro]
             mine = chunk[rank * (micro // world) : (rank + 1) * (micro // world)]
             batches.append(collator.train_batch(mine, [images.get(e.sample) for e in mine]))
-        # Target tokens in the whole global batch: every process can count them from the shared examples.
-        global_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in batches)
-        global_tokens = int(accelerator.reduce(torch.tensor(global_tokens, device=accelerator.device), "sum"))
-        loss_total = 0.0
+        # What each loss scores in the whole global batch (target tokens, head target rows), summed over processes;
+        # divided by the process count because data-parallel training averages gradients.
+        normalizers = {
+            name: float(accelerator.reduce(torch.tensor(count, device=accelerator.device), "sum")) / world
+            for name, count in _loss_counts(batches, list(model.config.heads)).items()
+        }
+        parts = dict.fromkeys(normalizers, 0.0)
         for k, batch in enumerate(batches):
             batch = to_device(batch, accelerator.device)
-            labels = batch.pop("labels")
             sync = k == len(batches) - 1
             ctx = accelerator.no_sync(ddp_model) if (not sync and world > 1) else contextlib.nullcontext()
             with ctx, accelerator.autocast():
-                logits = ddp_model(**batch).logits
-                loss = token_loss_sum(logits, labels) * world / global_tokens
+                losses = ddp_model(**batch, normalizers=normalizers).losses
+                loss = sum(cfg.loss_weights.get(name, 1.0) * value for name, value in losses.items())
                 accelerator.backward(loss)
-            loss_total += float(loss.detach()) / world
-        loss_total = float(accelerator.reduce(torch.tensor(loss_total, device=accelerator.device), "sum"))
+            for name, value in losses.items():
+                parts[name] += float(value.detach()) / world
+        parts = {
+            name: float(accelerator.reduce(torch.tensor(v, device=accelerator.device), "sum"))
+            for name, v in sorted(parts.items())
+        }
+        loss_total = sum(cfg.loss_weights.get(name, 1.0) * v for name, v in parts.items())
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
@@ -190,7 +215,10 @@ def train(
             rate = seen / max(elapsed, 1e-9)
             bar.set_postfix(loss=f"{loss_total:.3f}", samples_s=f"{rate:.1f}")
             bar.update(1)
-            log.log(step + 1, "train", {"loss": loss_total, "lr": scheduler.get_last_lr()[0], "samples_per_s": rate})
+            values = {"loss": loss_total, "lr": scheduler.get_last_lr()[0], "samples_per_s": rate}
+            if len(parts) > 1:  # each named loss, unweighted, when there is more than the language loss
+                values.update({f"loss/{name}": v for name, v in parts.items()})
+            log.log(step + 1, "train", values)
         done = step + 1
         due = cfg.eval_every and (done % cfg.eval_every == 0 or done == cfg.max_steps)
         if due and any(v is not None for v in task_val):

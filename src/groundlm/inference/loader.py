@@ -1,0 +1,54 @@
+"""Loading a model for inference: ``config.json`` -> :class:`~groundlm.models.vlm.GroundedVLM` -> LoRA adapters ->
+weights, and, next to it, folding the adapters in.
+
+A model directory (written by ``save_pretrained``: ``config.json``, ``model.safetensors``, ``tokenizer/``, and
+``tasks.json`` when a trainer wrote it) loads alone. A directory that holds adapters only (``adapter.safetensors``
+and ``adapter.json``, no ``config.json``) loads on top of the base model directory it was trained from. Errors are
+plain exceptions (``FileNotFoundError`` for a path that is not a model), for the CLI or a server to word.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from groundlm.adapters.lora import ADAPTER_FILE, load_lora, merge_lora
+from groundlm.models.vlm import CONFIG, GroundedVLM
+
+
+def is_model_dir(directory: str | Path) -> bool:
+    """True for a directory that :func:`load_model` loads without a base (it holds ``config.json``)."""
+    return (Path(directory) / CONFIG).is_file()
+
+
+def is_adapter_dir(directory: str | Path) -> bool:
+    """True for a directory of adapters only (``adapter.safetensors``, no ``config.json``)."""
+    return (Path(directory) / ADAPTER_FILE).is_file() and not is_model_dir(directory)
+
+
+def load_model(
+    directory: str | Path,
+    base: str | Path | None = None,
+    device: str | torch.device | None = None,
+    merge_adapters: bool = False,
+) -> GroundedVLM:
+    """The model of ``directory`` in eval mode, on ``device`` (default: where it was built, the CPU).
+
+    An adapters-only ``directory`` is applied to the model in ``base``. ``merge_adapters`` folds LoRA adapters into
+    the weights they adapt (``W + (alpha / r) B A``): the same answers, without the adapters' extra matmuls."""
+    directory = Path(directory)
+    if is_adapter_dir(directory):
+        if base is None:
+            raise FileNotFoundError(f"{directory} holds LoRA adapters only; the base model directory is needed too")
+        model = load_model(base)
+        load_lora(model, directory)
+    elif is_model_dir(directory):
+        model = GroundedVLM.from_pretrained(directory)
+    else:
+        raise FileNotFoundError(f"{directory} is not a groundlm model directory (no {CONFIG})")
+    if merge_adapters and model.has_lora:
+        merge_lora(model)
+    if device is not None:
+        model.to(device)
+    return model.eval()

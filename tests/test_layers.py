@@ -1,0 +1,159 @@
+"""The package's import layering (docs/architecture.md, section 2): imports go only downward and form no cycle.
+
+Every ``groundlm`` import counts, including those inside functions; imports under ``if TYPE_CHECKING:`` do not (they
+never run). Run this file directly to print each module's layer and every violation.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+# Lowest first. A module belongs to the layer of the longest prefix that names it.
+LAYERS: list[tuple[str, ...]] = [
+    ("groundlm", "groundlm.errors", "groundlm.jsonl", "groundlm.geometry", "groundlm.formats", "groundlm.models.state"),
+    ("groundlm.metrics", "groundlm.data"),
+    # LoRA adapters are part of a model's config (VLMConfig.lora): models build them; merging sits above.
+    ("groundlm.models", "groundlm.adapters.lora"),
+    ("groundlm.adapters", "groundlm.tasks"),
+    # The configuration, schedule and metrics log that every training loop shares (tower pretraining too).
+    (
+        "groundlm.inference",
+        "groundlm.pretrain",
+        "groundlm.baselines",
+        "groundlm.train.config",
+        "groundlm.train.schedule",
+        "groundlm.train.metrics_log",
+    ),
+    ("groundlm.train", "groundlm.evaluation", "groundlm.predict"),
+    ("groundlm.bench",),
+    ("groundlm.cli", "groundlm.__main__"),
+]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> int:
+    best, layer = -1, -1
+    for k, prefixes in enumerate(LAYERS):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and len(p) > best:
+                best, layer = len(p), k
+    return layer
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """The ``groundlm`` modules that ``path`` imports (``from pkg import mod`` names the module when it is one)."""
+    tree = ast.parse(path.read_text())
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node) for n in node.body}
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if id(node) in skip:
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("groundlm"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("groundlm"):
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                found.add(sub if sub in known else node.module)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in SRC.joinpath("groundlm").rglob("*.py")}
+    known = set(files)
+    return {m: {i for i in imports_of(p, known) if i != m} for m, p in files.items()}
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{m} (layer {layer_of(m)}) imports {i} (layer {layer_of(i)})"
+        for m, deps in sorted(graph.items())
+        for i in sorted(deps)
+        if layer_of(i) > layer_of(m)
+    ]
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle per strongly connected component of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in graph:
+                continue
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for v in sorted(graph):
+        if v not in index:
+            strong(v)
+    return out
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in import_graph() if layer_of(m) < 0] == []
+
+
+def test_imports_only_go_downward():
+    assert upward_imports(import_graph()) == []
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_checker_sees_a_cycle_and_an_upward_import():
+    graph = {"groundlm.geometry.a": {"groundlm.cli"}, "groundlm.cli": {"groundlm.geometry.a"}}
+    assert cycles(graph) == [["groundlm.cli", "groundlm.geometry.a"]]
+    assert upward_imports(graph) == ["groundlm.geometry.a (layer 0) imports groundlm.cli (layer 7)"]
+
+
+if __name__ == "__main__":
+    graph = import_graph()
+    for m in sorted(graph, key=lambda m: (layer_of(m), m)):
+        print(f"{layer_of(m)}  {m}")
+    problems = upward_imports(graph) + [" <-> ".join(c) for c in cycles(graph)]
+    print("\n".join(["", *problems]) if problems else "\nno upward import, no cycle")
+    sys.exit(1 if problems else 0)
