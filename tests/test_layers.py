@@ -14,7 +14,15 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
-    ("groundlm", "groundlm.errors", "groundlm.jsonl", "groundlm.geometry", "groundlm.formats", "groundlm.models.state"),
+    (
+        "groundlm",
+        "groundlm.errors",
+        "groundlm.jsonl",
+        "groundlm.registry",
+        "groundlm.geometry",
+        "groundlm.formats",
+        "groundlm.models.state",
+    ),
     ("groundlm.metrics", "groundlm.data"),
     # LoRA adapters are part of a model's config (VLMConfig.lora): models build them; merging sits above.
     ("groundlm.models", "groundlm.adapters.lora"),

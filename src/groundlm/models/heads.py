@@ -15,30 +15,21 @@ from torch import nn
 
 from groundlm.models.config import HeadConfig
 from groundlm.models.losses import REGRESSION_LOSSES
+from groundlm.registry import Registry
 
-HeadBuilder = Callable[[HeadConfig, int], nn.Module]
-HEADS: dict[str, HeadBuilder] = {}
-
-
-def register_head(kind: str) -> Callable[[HeadBuilder], HeadBuilder]:
-    """Register ``builder(config, width) -> module`` under ``kind`` (a decorator)."""
-
-    def add(builder: HeadBuilder) -> HeadBuilder:
-        HEADS[kind] = builder
-        return builder
-
-    return add
+HeadBuilder = Callable[[HeadConfig, int], nn.Module]  # builder(config, width) -> module
+HEADS: Registry[HeadBuilder] = Registry("head kind")
+register_head = HEADS.register
 
 
 def build_head(config: HeadConfig, width: int) -> nn.Module:
     """The head ``config`` names, reading hidden states of size ``width``."""
-    if config.kind not in HEADS:
-        raise ValueError(f"unknown head kind {config.kind!r}; known: {', '.join(sorted(HEADS))}")
+    builder = HEADS.get_known(config.kind)
     if config.loss not in REGRESSION_LOSSES:
         raise ValueError(f"unknown head loss {config.loss!r}; known: {', '.join(REGRESSION_LOSSES)}")
     if config.out_dim < 1:
         raise ValueError(f"a head needs out_dim >= 1, got {config.out_dim}")
-    return HEADS[config.kind](config, width)
+    return builder(config, width)
 
 
 @register_head("linear")

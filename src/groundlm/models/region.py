@@ -20,6 +20,7 @@ from torch import nn
 
 from groundlm.geometry.roi_align import roi_align
 from groundlm.models.config import VLMConfig
+from groundlm.registry import Registry
 
 
 class RegionEncoder(Protocol):
@@ -39,26 +40,13 @@ class RegionEncoder(Protocol):
 
 # builder(config, vision_hidden, lm_width) -> encoder
 RegionEncoderBuilder = Callable[[VLMConfig, int, int], nn.Module]
-REGION_ENCODERS: dict[str, RegionEncoderBuilder] = {}
-
-
-def register_region_encoder(kind: str) -> Callable[[RegionEncoderBuilder], RegionEncoderBuilder]:
-    """Register ``builder(config, vision_hidden, lm_width) -> encoder`` under ``kind`` (a decorator)."""
-
-    def add(builder: RegionEncoderBuilder) -> RegionEncoderBuilder:
-        REGION_ENCODERS[kind] = builder
-        return builder
-
-    return add
+REGION_ENCODERS: Registry[RegionEncoderBuilder] = Registry("region encoder")
+register_region_encoder = REGION_ENCODERS.register
 
 
 def build_region_encoder(config: VLMConfig, vision_hidden: int, lm_width: int) -> nn.Module:
     """The region encoder ``config.region_encoder`` names."""
-    if config.region_encoder not in REGION_ENCODERS:
-        raise ValueError(
-            f"unknown region encoder {config.region_encoder!r}; known: {', '.join(sorted(REGION_ENCODERS))}"
-        )
-    return REGION_ENCODERS[config.region_encoder](config, vision_hidden, lm_width)
+    return REGION_ENCODERS.get_known(config.region_encoder)(config, vision_hidden, lm_width)
 
 
 class RoIRegionEncoder(nn.Module):
