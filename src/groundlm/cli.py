@@ -176,6 +176,7 @@ def predict_command(
         constrain,
         numeric=NumericDecoding(numeric, samples),
         reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
+        query_first=trained_options(checkpoint, "refer").get("query_first", False),
     )
     if out:
         draw_overlay(picture, result, out)
@@ -204,7 +205,10 @@ def eval_checkpoint_command(
     names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
     if task not in names:
         raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
-    options = {"format": format_name or "cogvlm"} if task == "refer" else {}
+    options = {}
+    if task == "refer":
+        trained = trained_options(checkpoint, "refer")
+        options = {"format": format_name or "cogvlm", "query_first": trained.get("query_first", False)}
     if task == "pose":
         options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
     task_obj = build_task(names[task], **options)

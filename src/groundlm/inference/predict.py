@@ -19,7 +19,7 @@ from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.tasks.base import Example
 from groundlm.tasks.pose import PoseItem
-from groundlm.tasks.prompts import REFER_PROMPTS, REGION_CAPTION_PROMPTS
+from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
 
 __all__ = ["PREDICT_TASKS", "draw_overlay", "load_model", "predict"]
 
@@ -41,17 +41,19 @@ def predict(
     num_beams: int = 1,
     numeric: NumericDecoding = GREEDY,
     reread: bool = False,
+    query_first: bool = False,
 ) -> dict[str, Any]:
     """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption; ``pose``:
     ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees. With sampled ``numeric``
     decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers. ``reread``: the
-    model was trained to re-read its head box before the angles (``PoseTask(reread=True)``)."""
+    model was trained to re-read its head box before the angles (``PoseTask(reread=True)``); ``query_first``: the
+    refer model was trained with the question before the image (``ReferTask(query_first=True)``)."""
     w, h = image.size
     sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
     if task == "refer":
         if not query:
             raise ValueError("refer needs a query (the referring expression)")
-        example = Example("<image>" + REFER_PROMPTS[0].format(expr=query), "", sample)
+        example = Example(ReferTask(format, query_first=query_first).prompt(query), "", sample)
     elif task == "region_caption":
         if box is None:
             raise ValueError("region_caption needs a box (pixel x0 y0 x1 y1)")

@@ -48,8 +48,7 @@ class ReferTask(Task):
 
     def example(self, sample: Sample, item: Referring, rng: np.random.Generator | None) -> Example:
         box = sample.regions[item.region].box
-        question = pick(REFER_PROMPTS, rng).format(expr=item.text)
-        prompt = question + "<image>" if self.query_first else "<image>" + question
+        prompt = self.prompt(item.text, rng)
         target = self.codec.render_boxes([box], sample.width, sample.height)
         targets = {}
         if self.box_head:
@@ -73,6 +72,11 @@ class ReferTask(Task):
         x0, y0, x1, y1 = (round(v) for v in r.box)
         out[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
         return out
+
+    def prompt(self, expression: str, rng: np.random.Generator | None = None) -> str:
+        """The question about ``expression`` with the image marker before it, or after it with ``query_first``."""
+        question = pick(REFER_PROMPTS, rng).format(expr=expression)
+        return question + "<image>" if self.query_first else "<image>" + question
 
     def decode(self, text: str, example: Example) -> Any:
         result = self.codec.parse(text, example.sample.width, example.sample.height)

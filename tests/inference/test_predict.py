@@ -1,0 +1,62 @@
+import importlib
+import json
+
+import torch
+from PIL import Image
+
+import groundlm.inference
+from groundlm import cli
+from groundlm.models.vlm import GroundedVLM
+from groundlm.tasks import save_task_list
+
+from ..models.conftest import tiny_config
+
+# The module (the package's name `predict` is the function it defines).
+predict_module = importlib.import_module("groundlm.inference.predict")
+
+
+def test_predict_asks_the_way_the_model_was_trained(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_generate(model, collator, examples, *args, **kwargs):
+        seen.extend(e.prompt for e in examples)
+        return ["[[100,100,300,300]]"] * len(examples)
+
+    monkeypatch.setattr(predict_module, "generate_texts", fake_generate)
+    image = Image.new("RGB", (32, 32))
+    torch.manual_seed(0)
+    model = GroundedVLM(tiny_config())
+    out = groundlm.inference.predict(model, image, "refer", "the red cube", query_first=True)
+    assert seen[-1].endswith("<image>") and "the red cube" in seen[-1] and out["box"] is not None
+    groundlm.inference.predict(model, image, "refer", "the red cube")
+    assert seen[-1].startswith("<image>")
+
+    # The CLI reads how the checkpoint was trained from its tasks.json.
+    model.save_pretrained(tmp_path / "m")
+    save_task_list(tmp_path / "m", [{"name": "refer", "options": {"query_first": True}}])
+    image.save(tmp_path / "x.png")
+    argv = ["predict", "--checkpoint", str(tmp_path / "m"), "--image", str(tmp_path / "x.png"), "--query", "a cube"]
+    assert cli.main(argv) == 0
+    assert seen[-1].endswith("<image>") and "a cube" in seen[-1]
+
+
+def test_checkpoint_eval_uses_the_trained_refer_options(monkeypatch, tmp_path, capsys):
+    from groundlm.data.synth.writer import write_split
+
+    write_split(tmp_path / "val", 2, seed=1, size=32, domain="portrait", progress=False)
+    torch.manual_seed(0)
+    model = GroundedVLM(tiny_config())
+    model.save_pretrained(tmp_path / "m")
+    save_task_list(tmp_path / "m", [{"name": "refer", "options": {"query_first": True}}])
+    built = {}
+
+    import groundlm.train.evaluate as evaluate_module
+
+    def fake_evaluate(model, collator, task, *args, **kwargs):
+        built["query_first"] = task.query_first
+        return {"n": 0}
+
+    monkeypatch.setattr(evaluate_module, "evaluate_task", fake_evaluate)
+    argv = ["eval", "refer", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "val"), "--json"]
+    assert cli.main(argv) == 0 and built == {"query_first": True}
+    assert json.loads(capsys.readouterr().out) == {"n": 0}
