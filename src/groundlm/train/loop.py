@@ -70,6 +70,12 @@ def _loss_counts(batches: list[dict], heads: list[str]) -> dict[str, int]:
     return counts
 
 
+def _reduce_sum(accelerator: Accelerator, values: list[float], dtype: torch.dtype) -> list[float]:
+    """``values`` summed over processes, in one collective call."""
+    summed = accelerator.reduce(torch.tensor(values, dtype=dtype, device=accelerator.device), "sum")
+    return [float(v) for v in summed]
+
+
 def _latest_checkpoint(run_dir: Path) -> Path | None:
     ckpts = sorted((run_dir / CHECKPOINTS).glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
     ckpts = [c for c in ckpts if (c / "state.pt").is_file()]
@@ -184,10 +190,9 @@ def train(
             batches.append(collator.train_batch(mine, [images.get(e.sample) for e in mine]))
         # What each loss scores in the whole global batch (target tokens, head target rows), summed over processes;
         # divided by the process count because data-parallel training averages gradients.
-        normalizers = {
-            name: float(accelerator.reduce(torch.tensor(count, device=accelerator.device), "sum")) / world
-            for name, count in _loss_counts(batches, list(model.config.heads)).items()
-        }
+        counts = _loss_counts(batches, list(model.config.heads))
+        totals = _reduce_sum(accelerator, list(counts.values()), torch.float64)
+        normalizers = {name: total / world for name, total in zip(counts, totals)}
         parts = dict.fromkeys(normalizers, 0.0)
         for k, batch in enumerate(batches):
             batch = to_device(batch, accelerator.device)
@@ -199,10 +204,8 @@ def train(
                 accelerator.backward(loss)
             for name, value in losses.items():
                 parts[name] += float(value.detach()) / world
-        parts = {
-            name: float(accelerator.reduce(torch.tensor(v, device=accelerator.device), "sum"))
-            for name, v in sorted(parts.items())
-        }
+        names = sorted(parts)
+        parts = dict(zip(names, _reduce_sum(accelerator, [parts[n] for n in names], torch.float32)))
         loss_total = sum(cfg.loss_weights.get(name, 1.0) * v for name, v in parts.items())
         if cfg.grad_clip:
             accelerator.clip_grad_norm_(params, cfg.grad_clip)
