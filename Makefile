@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of torch; GPU users can override, e.g. `make test TORCH_SPEC=torch`.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo eval-demo test lint clean
+.PHONY: setup demo eval-demo test browser-test serve-screenshots lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,25 @@ eval-demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
+
+# The web page of `groundlm serve` in headless Chromium: installs Debian's chromium and chromedriver when missing
+# (root, or sudo), and selenium into .venv, then runs tests/browser.
+BROWSER_STAMP := $(VENV)/.browser
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(BROWSER_STAMP): $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev,browser]"
+	touch $(BROWSER_STAMP)
+
+browser-test: $(BROWSER_STAMP)
+	GROUNDLM_BROWSER_TESTS=1 $(BIN)/python -m pytest -q tests/browser
+
+# The README's pictures of the page (docs/images/serve-*.png), with the model in CHECKPOINT.
+CHECKPOINT ?= runs/refer-portrait/final
+serve-screenshots: $(BROWSER_STAMP)
+	$(BIN)/python examples/serve_screenshots.py $(CHECKPOINT) docs/images
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

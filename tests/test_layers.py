@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.train.schedule",
         "groundlm.train.metrics_log",
     ),
-    ("groundlm.train", "groundlm.evaluation", "groundlm.predict"),
+    ("groundlm.train", "groundlm.evaluation", "groundlm.predict", "groundlm.serve"),
     ("groundlm.bench",),
     ("groundlm.cli", "groundlm.__main__"),
 ]

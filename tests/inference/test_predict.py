@@ -1,6 +1,7 @@
 import importlib
 import json
 
+import pytest
 import torch
 from PIL import Image
 
@@ -60,3 +61,26 @@ def test_checkpoint_eval_uses_the_trained_refer_options(monkeypatch, tmp_path, c
     argv = ["eval", "refer", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "val"), "--json"]
     assert cli.main(argv) == 0 and built == {"query_first": True}
     assert json.loads(capsys.readouterr().out) == {"n": 0}
+
+
+def test_predict_batch_answers_each_query_as_predict_does_alone():
+    torch.manual_seed(0)
+    model = GroundedVLM(tiny_config()).eval()
+    pictures = [Image.new("RGB", (40 + 8 * i, 32), (50 * i, 90, 200 - 40 * i)) for i in range(3)]
+    queries = [
+        predict_module.Query(pictures[0], "refer", "the red cube"),
+        predict_module.Query(pictures[1], "region_caption", box=(2.0, 3.0, 20.0, 30.0)),
+        predict_module.Query(pictures[2], "refer", "the green sphere on the left"),
+        predict_module.Query(pictures[1], "pose", "the person"),
+    ]
+    options = predict_module.AnswerOptions(max_new_tokens=12, query_first=True)
+    batched = predict_module.predict_batch(model, queries, options)
+    alone = [
+        groundlm.inference.predict(model, q.image, q.task, q.query, q.box, max_new_tokens=12, query_first=True)
+        for q in queries
+    ]
+    assert [r["task"] for r in batched] == ["refer", "region_caption", "refer", "pose"]
+    assert batched == alone
+    # A query its task cannot take is refused before anything runs.
+    with pytest.raises(ValueError, match="needs a box"):
+        predict_module.predict_batch(model, [*queries, predict_module.Query(pictures[0], "region_caption")])

@@ -48,14 +48,23 @@ def colorize_depth(depth: np.ndarray) -> np.ndarray:
     return out
 
 
+def pose_axis_ends(
+    center: tuple[float, float], yaw: float, pitch: float, roll: float, size: float
+) -> list[tuple[float, float]]:
+    """Image points (pixels) where the head frame's x, y and z axes, ``size`` pixels long and drawn from ``center``,
+    end: the columns of ``euler_to_matrix(yaw, pitch, roll)`` (degrees) projected orthographically onto the image
+    (camera frame: x right, y down)."""
+    R = euler_to_matrix(yaw, pitch, roll).numpy()
+    return [(center[0] + float(R[0, axis]) * size, center[1] + float(R[1, axis]) * size) for axis in range(3)]
+
+
 def draw_pose_axes(
     draw: ImageDraw.ImageDraw, center: tuple[float, float], yaw: float, pitch: float, roll: float, size: float
 ) -> None:
-    """Project the head frame's axes (camera frame: x right, y down) from ``center``."""
-    R = euler_to_matrix(yaw, pitch, roll).numpy()
-    for axis, color in zip(range(3), ((255, 0, 0), (0, 200, 0), (0, 80, 255))):
-        dx, dy = R[0, axis] * size, R[1, axis] * size
-        draw.line([center, (center[0] + dx, center[1] + dy)], fill=color, width=2)
+    """Draw the head frame's axes from ``center`` (x red, y green, z blue; see :func:`pose_axis_ends`)."""
+    ends = pose_axis_ends(center, yaw, pitch, roll, size)
+    for end, color in zip(ends, ((255, 0, 0), (0, 200, 0), (0, 80, 255))):
+        draw.line([center, end], fill=color, width=2)
 
 
 def render_sample(sample: Sample, scale: int = 2) -> Image.Image:

@@ -1,8 +1,12 @@
-"""Answering one query about one image: request -> example -> generation -> decoding -> a JSON-ready result
-(``groundlm predict`` and any other front end). Bad requests raise ``ValueError``; the front end words them."""
+"""Answering queries about images: request -> example -> generation -> decoding -> a JSON-ready result
+(``groundlm predict``, ``groundlm serve`` and any other front end). :func:`predict_batch` answers many queries in one
+batched generation per task; :func:`predict` answers one. Bad requests raise ``ValueError``; the front end words
+them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +25,121 @@ from groundlm.tasks.base import Example
 from groundlm.tasks.pose import PoseItem
 from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
 
-__all__ = ["PREDICT_TASKS", "draw_overlay", "load_model", "predict"]
+__all__ = ["PREDICT_TASKS", "AnswerOptions", "Query", "draw_overlay", "load_model", "predict", "predict_batch"]
 
 PREDICT_TASKS = ("refer", "region_caption", "pose")
 
 # Inference has no true head: the pose example's answer and teacher-forcing region are placeholders.
 _NO_HEAD = Head((0.0, 0.0, 1.0, 1.0), 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question about one image: ``refer`` and ``pose`` take ``query`` text, ``region_caption`` a pixel
+    ``box`` ``(x0, y0, x1, y1)``."""
+
+    image: Image.Image = field(compare=False)
+    task: str
+    query: str | None = None
+    box: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """How to answer: the box ``format`` of refer answers, ``constrain`` decoding to the answer syntax,
+    ``max_new_tokens`` (default: 48 for pose's 33-token answers, 32 otherwise), beams, ``numeric`` decoding, and how
+    the model was trained: ``reread`` (``PoseTask(reread=True)``) and ``query_first``
+    (``ReferTask(query_first=True)``). Hashable, so that a server batches queries that share options."""
+
+    format: str = "cogvlm"
+    constrain: bool = False
+    max_new_tokens: int | None = None
+    num_beams: int = 1
+    numeric: NumericDecoding = GREEDY
+    reread: bool = False
+    query_first: bool = False
+
+
+def query_example(q: Query, options: AnswerOptions) -> Example:
+    """The model input for ``q`` (raises ``ValueError`` for a query its task cannot take)."""
+    w, h = q.image.size
+    image = q.image
+    sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
+    if q.task == "refer":
+        if not q.query:
+            raise ValueError("refer needs a query (the referring expression)")
+        return Example(ReferTask(options.format, query_first=options.query_first).prompt(q.query), "", sample)
+    if q.task == "region_caption":
+        if q.box is None:
+            raise ValueError("region_caption needs a box (pixel x0 y0 x1 y1)")
+        prompt = "<image>" + REGION_CAPTION_PROMPTS[0].format(region="<region>")
+        return Example(prompt, "", sample, region_boxes=[q.box])
+    if q.task == "pose":
+        if not q.query:
+            raise ValueError('pose needs a query naming the person, e.g. "the person in the red shirt"')
+        return PoseTask(reread=options.reread).example(sample, PoseItem(_NO_HEAD, (q.query,)), None)
+    raise ValueError(f"predict supports the tasks {', '.join(PREDICT_TASKS)}, not {q.task!r}")
+
+
+def predict_batch(
+    model: GroundedVLM, queries: Sequence[Query], options: AnswerOptions = AnswerOptions(), batch_size: int = 32
+) -> list[dict[str, Any]]:
+    """One result per query, in order (see :func:`predict`), from one batched generation per task present. Every
+    query is checked before anything runs."""
+    examples = [query_example(q, options) for q in queries]
+    results: list[dict[str, Any]] = [{} for _ in queries]
+    collator = Collator.for_model(model)
+    for task in dict.fromkeys(q.task for q in queries):
+        index = [i for i, q in enumerate(queries) if q.task == task]
+        answers = _answer_task(model, collator, task, [examples[i] for i in index], options, batch_size)
+        for i, result in zip(index, answers):
+            results[i] = result
+    return results
+
+
+def _answer_task(
+    model: GroundedVLM,
+    collator: Collator,
+    task: str,
+    examples: list[Example],
+    options: AnswerOptions,
+    batch_size: int,
+) -> list[dict[str, Any]]:
+    """Results for ``examples`` that all belong to ``task``."""
+    format = "pose" if task == "pose" else options.format
+    numeric = options.numeric
+    sampled = numeric.sampled and task in ("refer", "pose")
+    k = numeric.samples if sampled else 1
+    texts = generate_texts(
+        model,
+        collator,
+        examples,
+        ImageCache(),
+        options.max_new_tokens or (48 if task == "pose" else 32),
+        options.num_beams,
+        constrain=format if (options.constrain and task in ("refer", "pose")) else None,
+        batch_size=batch_size,
+        samples=k,
+        temperature=numeric.temperature,
+    )
+    out = []
+    for i, example in enumerate(examples):
+        own = texts[i * k : (i + 1) * k]
+        w, h = example.sample.width, example.sample.height
+        result: dict[str, Any] = {"task": task, "text": own[0]}
+        if task in ("refer", "pose"):
+            parsed = formats.get(format).parse(own[0], w, h)
+            result.update(parsed=parsed.to_dict(), box=formats.select_box(parsed)[0])
+        if task == "pose":
+            result["pose"] = dict(zip(("yaw", "pitch", "roll"), parsed.pose)) if parsed.pose else None
+        if sampled:
+            decoder = PoseTask(reread=options.reread) if task == "pose" else ReferTask(format)
+            combined = decoder.combine([decoder.decode(t, example) for t in own], numeric.mode)
+            result.update(texts=own, numeric=numeric.mode, box=combined.box if task == "pose" else combined)
+            if task == "pose":
+                result["pose"] = dict(zip(("yaw", "pitch", "roll"), combined.pose)) if combined.pose else None
+        out.append(result)
+    return out
 
 
 def predict(
@@ -37,7 +150,7 @@ def predict(
     box: tuple[float, float, float, float] | None = None,
     format: str = "cogvlm",
     constrain: bool = False,
-    max_new_tokens: int | None = None,  # default: 48 for pose (33-token answers), 32 otherwise
+    max_new_tokens: int | None = None,
     num_beams: int = 1,
     numeric: NumericDecoding = GREEDY,
     reread: bool = False,
@@ -45,56 +158,10 @@ def predict(
 ) -> dict[str, Any]:
     """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption; ``pose``:
     ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees. With sampled ``numeric``
-    decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers. ``reread``: the
-    model was trained to re-read its head box before the angles (``PoseTask(reread=True)``); ``query_first``: the
-    refer model was trained with the question before the image (``ReferTask(query_first=True)``)."""
-    w, h = image.size
-    sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
-    if task == "refer":
-        if not query:
-            raise ValueError("refer needs a query (the referring expression)")
-        example = Example(ReferTask(format, query_first=query_first).prompt(query), "", sample)
-    elif task == "region_caption":
-        if box is None:
-            raise ValueError("region_caption needs a box (pixel x0 y0 x1 y1)")
-        example = Example(
-            "<image>" + REGION_CAPTION_PROMPTS[0].format(region="<region>"), "", sample, region_boxes=[box]
-        )
-    elif task == "pose":
-        if not query:
-            raise ValueError('pose needs a query naming the person, e.g. "the person in the red shirt"')
-        example = PoseTask(reread=reread).example(sample, PoseItem(_NO_HEAD, (query,)), None)
-        format = "pose"
-    else:
-        raise ValueError(f"predict supports the tasks {', '.join(PREDICT_TASKS)}, not {task!r}")
-    if max_new_tokens is None:
-        max_new_tokens = 48 if task == "pose" else 32
-    collator = Collator.for_model(model)
-    sampled = numeric.sampled and task in ("refer", "pose")
-    texts = generate_texts(
-        model,
-        collator,
-        [example],
-        ImageCache(),
-        max_new_tokens,
-        num_beams,
-        constrain=format if (constrain and task in ("refer", "pose")) else None,
-        samples=numeric.samples if sampled else 1,
-        temperature=numeric.temperature,
-    )
-    out: dict[str, Any] = {"task": task, "text": texts[0]}
-    if task in ("refer", "pose"):
-        parsed = formats.get(format).parse(texts[0], w, h)
-        out.update(parsed=parsed.to_dict(), box=formats.select_box(parsed)[0])
-    if task == "pose":
-        out["pose"] = dict(zip(("yaw", "pitch", "roll"), parsed.pose)) if parsed.pose else None
-    if sampled:
-        decoder = PoseTask(reread=reread) if task == "pose" else ReferTask(format)
-        combined = decoder.combine([decoder.decode(t, example) for t in texts], numeric.mode)
-        out.update(texts=texts, numeric=numeric.mode, box=combined.box if task == "pose" else combined)
-        if task == "pose":
-            out["pose"] = dict(zip(("yaw", "pitch", "roll"), combined.pose)) if combined.pose else None
-    return out
+    decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers. The options are
+    those of :class:`AnswerOptions`."""
+    options = AnswerOptions(format, constrain, max_new_tokens, num_beams, numeric, reread, query_first)
+    return predict_batch(model, [Query(image, task, query, box)], options)[0]
 
 
 def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -> None:

@@ -34,15 +34,18 @@ def save_task_list(directory: str | Path, tasks: list[dict[str, Any]]) -> None:
     (Path(directory) / TASKS_FILE).write_text(json.dumps(tasks, indent=2) + "\n")
 
 
-def trained_options(directory: str | Path, name: str) -> dict[str, Any]:
-    """The options task ``name`` was trained with, from the model directory's ``tasks.json`` ({} if unknown)."""
+def trained_tasks(directory: str | Path) -> dict[str, dict[str, Any]] | None:
+    """Task name -> the options it was trained with, from the model directory's ``tasks.json`` (``None`` when the
+    directory has none)."""
     path = Path(directory) / TASKS_FILE
     if not path.is_file():
-        return {}
-    for task in json.loads(path.read_text()):
-        if task.get("name") == name:
-            return dict(task.get("options") or {})
-    return {}
+        return None
+    return {task.get("name"): dict(task.get("options") or {}) for task in json.loads(path.read_text())}
+
+
+def trained_options(directory: str | Path, name: str) -> dict[str, Any]:
+    """The options task ``name`` was trained with, from the model directory's ``tasks.json`` ({} if unknown)."""
+    return (trained_tasks(directory) or {}).get(name, {})
 
 
 __all__ = [
@@ -56,4 +59,5 @@ __all__ = [
     "build_task",
     "save_task_list",
     "trained_options",
+    "trained_tasks",
 ]

@@ -8,307 +8,28 @@ and exit status 2. Any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from groundlm import __version__, formats
+from groundlm.cli.bench import bench_data_command, bench_hpe_command, bench_serve_command, bench_speed_command
+from groundlm.cli.commands import (
+    data_info_command,
+    data_make_command,
+    data_show_command,
+    eval_checkpoint_command,
+    eval_command,
+    formats_list_command,
+    formats_parse_command,
+    merge_command,
+    predict_command,
+    pretrain_command,
+    run_device,
+    serve_command,
+    train_command,
+)
 from groundlm.errors import UserError, is_user_error
-from groundlm.evaluation import TASKS, Options, evaluate, format_table
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN and infinities become null: JSON has no spelling for them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def eval_command(
-    task: str,
-    gt: str,
-    preds: Sequence[str],
-    format_names: Sequence[str] = (),
-    as_json: bool = False,
-    options: Options | None = None,
-) -> str:
-    """Evaluate one or more prediction files; returns the table, or JSON (one object, or one per file)."""
-    options = options or Options()
-    if len(format_names) not in (0, 1, len(preds)):
-        raise UserError(f"give --format once, or once per --pred ({len(preds)} files, {len(format_names)} formats)")
-    reports = []
-    for i, pred in enumerate(preds):
-        name = format_names[i] if len(format_names) == len(preds) else (format_names[0] if format_names else None)
-        options.format = name
-        report = evaluate(task, gt, pred, options)
-        for w in report.warnings:
-            print(f"warning: {Path(pred).name}: {w}", file=sys.stderr)
-        reports.append((name, report))
-    if as_json:
-        if len(reports) == 1:
-            return json.dumps(_jsonable(reports[0][1].metrics))
-        return json.dumps({r.pred_path: _jsonable(r.metrics) for _, r in reports})
-    rows = [(Path(r.pred_path).name + (f" [{name}]" if name else ""), r.metrics) for name, r in reports]
-    table = format_table(f"{task}: {gt}", rows)
-    notes = []
-    for _, r in reports:
-        if r.errors:
-            kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.errors.items()))
-            notes.append(f"  invalid in {Path(r.pred_path).name}: {kinds}")
-    return table + ("\n" + "\n".join(notes) if notes else "")
-
-
-def formats_parse_command(name: str, text: str, width: float, height: float) -> str:
-    """Parse ``text`` in format ``name`` for an image of ``width x height`` pixels; the result as JSON."""
-    return json.dumps(formats.get(name).parse(text, width, height).to_dict())
-
-
-def formats_list_command() -> str:
-    return "\n".join(f"{n:10s} {formats.get(n).description}" for n in formats.names())
-
-
-def _write_json(path: str | None, result: dict) -> None:
-    """Write a benchmark's result to ``path`` (its folder created) when one is given."""
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(result, indent=2, default=str) + "\n")
-
-
-def data_make_command(
-    out: str, n: int, seed: int, domain: str, size: int, workers: int, scene_type: str | None = None
-) -> str:
-    """Generate a SpatialWorld split into ``out``."""
-    from groundlm.data.synth.writer import write_split
-
-    path = write_split(out, n, seed=seed, domain=domain, size=size, workers=workers, scene_type=scene_type)
-    return f"wrote {n} samples to {path}"
-
-
-def data_info_command(uri: str, as_json: bool = False) -> str:
-    from groundlm import data
-    from groundlm.data.info import dataset_info, format_info
-
-    info = dataset_info(data.load(uri))
-    return json.dumps(info) if as_json else format_info(info)
-
-
-def data_show_command(uri: str, index: int, out: str) -> str:
-    from groundlm import data
-    from groundlm.data.show import render_sample
-
-    ds = data.load(uri)
-    if not 0 <= index < len(ds):
-        raise UserError(f"index {index} is out of range: {uri} has {len(ds)} samples")
-    render_sample(ds[index]).save(out)
-    return f"wrote {out}"
-
-
-def bench_data_command(n: int, size: int, workers: Sequence[int], json_path: str | None) -> str:
-    from groundlm.bench.data_speed import bench_data
-
-    result = bench_data(n=n, size=size, workers=tuple(workers))
-    _write_json(json_path, result)
-    rows = [(f"{r['workers']} worker(s)", {k: v for k, v in r.items() if k != "workers"}) for r in result["rows"]]
-    return format_table(f"SpatialWorld generation, {size}x{size}, {result['cpu_count']} CPUs", rows)
-
-
-def train_command(config: str, overrides: Sequence[str], resume: bool) -> str:
-    from groundlm.train.config import load_config
-    from groundlm.train.loop import train
-
-    summary = train(load_config(config, list(overrides)), resume=resume)
-    return json.dumps(summary, indent=2) if summary else ""
-
-
-def pretrain_command(config: str, overrides: Sequence[str], out: str | None) -> str:
-    from groundlm.pretrain.tower import load_pretrain_config, pretrain_tower
-
-    cfg = load_pretrain_config(config, list(overrides))
-    if out:
-        cfg.out = out
-    summary = pretrain_tower(cfg)
-    return json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2) + f"\ntower written to {cfg.out}"
-
-
-def predict_command(
-    checkpoint: str,
-    image: str,
-    task: str,
-    query: str | None,
-    box: Sequence[float] | None,
-    format_name: str,
-    constrain: bool,
-    out: str | None,
-    numeric: str = "greedy",
-    samples: int = 16,
-    reread: bool | None = None,
-) -> str:
-    from PIL import Image
-
-    from groundlm.formats.numeric import NumericDecoding
-    from groundlm.inference import draw_overlay, load_model, predict
-    from groundlm.tasks import trained_options
-
-    if task == "refer" and not query:
-        raise UserError("refer needs --query TEXT")
-    if task == "region_caption" and box is None:
-        raise UserError("region_caption needs --box X0 Y0 X1 Y1")
-    if task == "pose" and not query:
-        raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
-    if not Path(image).is_file():
-        raise UserError(f"{image}: no such image")
-    with Image.open(image) as im:
-        picture = im.convert("RGB")
-    result = predict(
-        load_model(checkpoint),
-        picture,
-        task,
-        query,
-        tuple(box) if box else None,
-        format_name,
-        constrain,
-        numeric=NumericDecoding(numeric, samples),
-        reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
-        query_first=trained_options(checkpoint, "refer").get("query_first", False),
-    )
-    if out:
-        draw_overlay(picture, result, out)
-        result["overlay"] = out
-    return json.dumps(_jsonable(result))
-
-
-def eval_checkpoint_command(
-    task: str,
-    checkpoint: str,
-    uri: str,
-    limit: int,
-    format_name: str | None,
-    constrain: bool,
-    as_json: bool,
-    numeric: str = "greedy",
-    samples: int = 16,
-) -> str:
-    from groundlm import data
-    from groundlm.formats.numeric import NumericDecoding
-    from groundlm.inference import Collator, load_model
-    from groundlm.tasks import build_task, trained_options
-    from groundlm.train.evaluate import evaluate_task
-
-    model = load_model(checkpoint)
-    names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
-    if task not in names:
-        raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
-    options = {}
-    if task == "refer":
-        trained = trained_options(checkpoint, "refer")
-        options = {"format": format_name or "cogvlm", "query_first": trained.get("query_first", False)}
-    if task == "pose":
-        options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
-    task_obj = build_task(names[task], **options)
-    collator = Collator.for_model(model)
-    metrics = evaluate_task(
-        model,
-        collator,
-        task_obj,
-        data.load(uri),
-        limit,
-        max_new_tokens=40 if task == "pose" else 24,
-        constrain=(format_name or "cogvlm") if constrain and task == "refer" else None,
-        numeric=NumericDecoding(numeric, samples),
-    )
-    if as_json:
-        return json.dumps(_jsonable(metrics))
-    return format_table(f"{task}: {checkpoint} on {uri}", [(Path(checkpoint).name, metrics)])
-
-
-def bench_speed_command(batch: int, steps: int, device: str | None, json_path: str | None) -> str:
-    from groundlm.bench.speed import bench_speed
-
-    result = bench_speed(batch=batch, steps=steps, device=device)
-    _write_json(json_path, result)
-    rows = [(r["model"], {k: v for k, v in r.items() if k != "model"}) for r in result["rows"]]
-    title = (
-        f"training and generation speed, batch {batch}, {result['device']} "
-        f"(matmul peak {result['matmul_peak_gflop_s']} GFLOP/s)"
-    )
-    ratios = (
-        f"groundlm / llava: train throughput x{result['train_throughput_ratio']}, "
-        f"generation latency x{result['generate_latency_ratio']}"
-    )
-    return format_table(title, rows) + "\n" + ratios
-
-
-def bench_hpe_command(
-    preset_name: str,
-    json_path: str | None,
-    run_dir: str | None,
-    train: str | None,
-    test: str | None,
-    grounding: str | None,
-    grounding_test: str | None,
-    base_model: str | None,
-    numeric: str | None = None,
-    samples: int | None = None,
-    tower: str | None = None,
-) -> str:
-    from groundlm.bench.hpe import format_hpe_table, preset, run_hpe_bench
-    from groundlm.formats.numeric import NumericDecoding
-
-    decoding = None
-    if numeric is not None or samples is not None:
-        default = preset(preset_name).numeric
-        decoding = NumericDecoding(numeric or default.mode, samples or default.samples, default.temperature)
-    cfg = preset(
-        preset_name,
-        run_dir=run_dir,
-        train=train,
-        test=test,
-        grounding=grounding,
-        grounding_test=grounding_test,
-        base_model=base_model,
-        numeric=decoding,
-        tower=tower,
-    )
-    result = run_hpe_bench(cfg)
-    _write_json(json_path, result)
-    lines = [format_hpe_table(result), f"run directory: {result['run_dir']} (bench-hpe.json, models/)"]
-    if result["pictures"]:
-        lines.append(f"pictures of '{result['best_vlm_row']}': {Path(result['pictures'][0]).parent}/")
-    return "\n".join(lines)
-
-
-def merge_command(
-    base: str,
-    tuned: Sequence[str],
-    out: str,
-    method: str,
-    weights: Sequence[float] | None,
-    density: float,
-    tau: float,
-    granularity: str,
-    seed: int,
-) -> str:
-    from groundlm.adapters.merge import merge_models
-
-    for d in (base, *tuned):
-        if not Path(d).is_dir():
-            raise UserError(f"{d}: no such model directory")
-    report = merge_models(base, tuned, out, method, weights, density, tau, granularity, seed)  # type: ignore[arg-type]
-    if method == "layer_select":
-        rows = [
-            (c["layer"], {"similarity": min(c["similarity"]), "source": c["source"]})
-            for c in report["layers"]["layers"]
-        ]
-        taken = ", ".join(f"{k}: {v}" for k, v in report["taken"].items())
-        return format_table(f"layer selection, tau {tau}, by {granularity} ({taken} layers)", rows) + f"\nwrote {out}"
-    return f"merged {base} with {len(tuned)} fine-tune(s) by {method}; wrote {out}"
+from groundlm.evaluation import TASKS, Options
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -415,6 +136,24 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bh.add_argument("--samples", type=int, default=None, help="sampled answers per head for mean/median (16)")
 
+    bv = bsub.add_parser("serve", help="load test of groundlm serve on 127.0.0.1")
+    bv.add_argument("--checkpoint", default=None, help="model directory (default: a random refer-quick-size model)")
+    bv.add_argument("--clients", type=int, nargs="+", default=[1, 16], help="concurrent clients, one row each")
+    bv.add_argument("--requests", type=int, default=200, help="requests per row")
+    bv.add_argument("--max-batch", type=int, default=8)
+    bv.add_argument("--wait-ms", type=float, default=10.0)
+    bv.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    bv.add_argument("--json", default=None, metavar="FILE")
+
+    sv = sub.add_parser("serve", help="an HTTP API and a web page in front of a model")
+    sv.add_argument("--checkpoint", required=True, help="a model directory (e.g. RUN/final)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    sv.add_argument("--max-batch", type=int, default=8, help="largest batch of concurrent requests")
+    sv.add_argument("--wait-ms", type=float, default=10.0, help="how long a request waits for company")
+    sv.add_argument("--max-upload-mb", type=float, default=8.0, help="largest accepted image file")
+
     mg = sub.add_parser("merge", help="merge fine-tuned models (or LoRA adapters) with their base")
     mg.add_argument("--base", required=True, help="the base model directory")
     mg.add_argument("--tuned", required=True, nargs="+", help="fine-tuned model or adapter directories")
@@ -493,6 +232,16 @@ def _build_parser() -> argparse.ArgumentParser:
             a.tower,
         )
     )
+    bv.set_defaults(
+        handler=lambda a: bench_serve_command(
+            a.checkpoint, a.clients, a.requests, a.max_batch, a.wait_ms, run_device(a.device), a.json
+        )
+    )
+    sv.set_defaults(
+        handler=lambda a: serve_command(
+            a.checkpoint, a.host, a.port, run_device(a.device), a.max_batch, a.wait_ms, a.max_upload_mb
+        )
+    )
     mg.set_defaults(
         handler=lambda a: merge_command(
             a.base, a.tuned, a.out, a.method, a.weights, a.density, a.tau, a.granularity, a.seed
@@ -564,7 +313,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(out)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,267 @@
+"""The ``groundlm`` commands as plain typed functions: arguments in, the text to print out. User errors raise
+(:class:`~groundlm.errors.UserError` and the like); :mod:`groundlm.cli` parses the command line and words them."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from groundlm import formats
+from groundlm.errors import UserError
+from groundlm.evaluation import Options, evaluate, format_table
+
+
+def jsonable(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no spelling for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def write_json(path: str | None, result: dict) -> None:
+    """Write a benchmark's result to ``path`` (its folder created) when one is given."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def run_device(name: str | None) -> str | None:
+    """The ``--device`` a command runs on: as given, else CUDA when there is one (``None``: where the model is)."""
+    import torch
+
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else None
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device is available here")
+    return name
+
+
+def eval_command(
+    task: str,
+    gt: str,
+    preds: Sequence[str],
+    format_names: Sequence[str] = (),
+    as_json: bool = False,
+    options: Options | None = None,
+) -> str:
+    """Evaluate one or more prediction files; returns the table, or JSON (one object, or one per file)."""
+    options = options or Options()
+    if len(format_names) not in (0, 1, len(preds)):
+        raise UserError(f"give --format once, or once per --pred ({len(preds)} files, {len(format_names)} formats)")
+    reports = []
+    for i, pred in enumerate(preds):
+        name = format_names[i] if len(format_names) == len(preds) else (format_names[0] if format_names else None)
+        options.format = name
+        report = evaluate(task, gt, pred, options)
+        for w in report.warnings:
+            print(f"warning: {Path(pred).name}: {w}", file=sys.stderr)
+        reports.append((name, report))
+    if as_json:
+        if len(reports) == 1:
+            return json.dumps(jsonable(reports[0][1].metrics))
+        return json.dumps({r.pred_path: jsonable(r.metrics) for _, r in reports})
+    rows = [(Path(r.pred_path).name + (f" [{name}]" if name else ""), r.metrics) for name, r in reports]
+    table = format_table(f"{task}: {gt}", rows)
+    notes = []
+    for _, r in reports:
+        if r.errors:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(r.errors.items()))
+            notes.append(f"  invalid in {Path(r.pred_path).name}: {kinds}")
+    return table + ("\n" + "\n".join(notes) if notes else "")
+
+
+def formats_parse_command(name: str, text: str, width: float, height: float) -> str:
+    """Parse ``text`` in format ``name`` for an image of ``width x height`` pixels; the result as JSON."""
+    return json.dumps(formats.get(name).parse(text, width, height).to_dict())
+
+
+def formats_list_command() -> str:
+    return "\n".join(f"{n:10s} {formats.get(n).description}" for n in formats.names())
+
+
+def data_make_command(
+    out: str, n: int, seed: int, domain: str, size: int, workers: int, scene_type: str | None = None
+) -> str:
+    """Generate a SpatialWorld split into ``out``."""
+    from groundlm.data.synth.writer import write_split
+
+    path = write_split(out, n, seed=seed, domain=domain, size=size, workers=workers, scene_type=scene_type)
+    return f"wrote {n} samples to {path}"
+
+
+def data_info_command(uri: str, as_json: bool = False) -> str:
+    from groundlm import data
+    from groundlm.data.info import dataset_info, format_info
+
+    info = dataset_info(data.load(uri))
+    return json.dumps(info) if as_json else format_info(info)
+
+
+def data_show_command(uri: str, index: int, out: str) -> str:
+    from groundlm import data
+    from groundlm.data.show import render_sample
+
+    ds = data.load(uri)
+    if not 0 <= index < len(ds):
+        raise UserError(f"index {index} is out of range: {uri} has {len(ds)} samples")
+    render_sample(ds[index]).save(out)
+    return f"wrote {out}"
+
+
+def train_command(config: str, overrides: Sequence[str], resume: bool) -> str:
+    from groundlm.train.config import load_config
+    from groundlm.train.loop import train
+
+    summary = train(load_config(config, list(overrides)), resume=resume)
+    return json.dumps(summary, indent=2) if summary else ""
+
+
+def pretrain_command(config: str, overrides: Sequence[str], out: str | None) -> str:
+    from groundlm.pretrain.tower import load_pretrain_config, pretrain_tower
+
+    cfg = load_pretrain_config(config, list(overrides))
+    if out:
+        cfg.out = out
+    summary = pretrain_tower(cfg)
+    return json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2) + f"\ntower written to {cfg.out}"
+
+
+def predict_command(
+    checkpoint: str,
+    image: str,
+    task: str,
+    query: str | None,
+    box: Sequence[float] | None,
+    format_name: str,
+    constrain: bool,
+    out: str | None,
+    numeric: str = "greedy",
+    samples: int = 16,
+    reread: bool | None = None,
+) -> str:
+    from PIL import Image
+
+    from groundlm.formats.numeric import NumericDecoding
+    from groundlm.inference import draw_overlay, load_model, predict
+    from groundlm.tasks import trained_options
+
+    if task == "refer" and not query:
+        raise UserError("refer needs --query TEXT")
+    if task == "region_caption" and box is None:
+        raise UserError("region_caption needs --box X0 Y0 X1 Y1")
+    if task == "pose" and not query:
+        raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
+    if not Path(image).is_file():
+        raise UserError(f"{image}: no such image")
+    with Image.open(image) as im:
+        picture = im.convert("RGB")
+    result = predict(
+        load_model(checkpoint),
+        picture,
+        task,
+        query,
+        tuple(box) if box else None,
+        format_name,
+        constrain,
+        numeric=NumericDecoding(numeric, samples),
+        reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
+        query_first=trained_options(checkpoint, "refer").get("query_first", False),
+    )
+    if out:
+        draw_overlay(picture, result, out)
+        result["overlay"] = out
+    return json.dumps(jsonable(result))
+
+
+def eval_checkpoint_command(
+    task: str,
+    checkpoint: str,
+    uri: str,
+    limit: int,
+    format_name: str | None,
+    constrain: bool,
+    as_json: bool,
+    numeric: str = "greedy",
+    samples: int = 16,
+) -> str:
+    from groundlm import data
+    from groundlm.formats.numeric import NumericDecoding
+    from groundlm.inference import Collator, load_model
+    from groundlm.tasks import build_task, trained_options
+    from groundlm.train.evaluate import evaluate_task
+
+    model = load_model(checkpoint)
+    names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
+    if task not in names:
+        raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
+    options = {}
+    if task == "refer":
+        trained = trained_options(checkpoint, "refer")
+        options = {"format": format_name or "cogvlm", "query_first": trained.get("query_first", False)}
+    if task == "pose":
+        options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
+    task_obj = build_task(names[task], **options)
+    collator = Collator.for_model(model)
+    metrics = evaluate_task(
+        model,
+        collator,
+        task_obj,
+        data.load(uri),
+        limit,
+        max_new_tokens=40 if task == "pose" else 24,
+        constrain=(format_name or "cogvlm") if constrain and task == "refer" else None,
+        numeric=NumericDecoding(numeric, samples),
+    )
+    if as_json:
+        return json.dumps(jsonable(metrics))
+    return format_table(f"{task}: {checkpoint} on {uri}", [(Path(checkpoint).name, metrics)])
+
+
+def merge_command(
+    base: str,
+    tuned: Sequence[str],
+    out: str,
+    method: str,
+    weights: Sequence[float] | None,
+    density: float,
+    tau: float,
+    granularity: str,
+    seed: int,
+) -> str:
+    from groundlm.adapters.merge import merge_models
+
+    for d in (base, *tuned):
+        if not Path(d).is_dir():
+            raise UserError(f"{d}: no such model directory")
+    report = merge_models(base, tuned, out, method, weights, density, tau, granularity, seed)  # type: ignore[arg-type]
+    if method == "layer_select":
+        rows = [
+            (c["layer"], {"similarity": min(c["similarity"]), "source": c["source"]})
+            for c in report["layers"]["layers"]
+        ]
+        taken = ", ".join(f"{k}: {v}" for k, v in report["taken"].items())
+        return format_table(f"layer selection, tau {tau}, by {granularity} ({taken} layers)", rows) + f"\nwrote {out}"
+    return f"merged {base} with {len(tuned)} fine-tune(s) by {method}; wrote {out}"
+
+
+def serve_command(
+    checkpoint: str,
+    host: str,
+    port: int,
+    device: str | None,
+    max_batch: int,
+    wait_ms: float,
+    max_upload_mb: float,
+) -> str:
+    """``groundlm serve``: the model in ``checkpoint`` behind the HTTP API and web page until interrupted."""
+    from groundlm.serve import serve
+
+    return serve(checkpoint, host, port, device, max_batch, wait_ms, max_upload_mb)
