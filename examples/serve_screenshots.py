@@ -30,7 +30,7 @@ def main() -> None:
     out = Path(args.out_dir) / (args.name or f"serve-{task}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     with running_server(create_app(service)) as url, tempfile.TemporaryDirectory() as profile:
-        driver = headless_chromium(profile)
+        driver = headless_chromium(profile, window=(1100, 900))
         try:
             driver.get(url)
             thumb = f"#samples img[data-name='{args.sample}']"

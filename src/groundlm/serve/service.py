@@ -53,7 +53,10 @@ class ModelService:
         """The model in ``directory`` (``FileNotFoundError`` when it is not a model directory) on ``device``."""
         model = load_model(directory, device=device)
         trained = trained_tasks(directory) or {}
-        return cls(model, Path(directory).name, {t: o for t, o in trained.items() if t in PREDICT_TASKS})
+        path = Path(directory).resolve()
+        # A run's model directories are named final/ or step-N/: the run's name says which model it is.
+        name = f"{path.parent.name}/{path.name}" if path.name == "final" or path.name.startswith("step-") else path.name
+        return cls(model, name, {t: o for t, o in trained.items() if t in PREDICT_TASKS})
 
     @property
     def device(self) -> torch.device:
