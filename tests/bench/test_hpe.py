@@ -8,8 +8,24 @@ from groundlm.bench.hpe import COLUMNS, HpeBenchConfig, format_hpe_table, preset
 from ..models.conftest import tiny_config
 
 
-def test_hpe_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
+def test_hpe_bench_runs_every_row_and_writes_the_same_numbers(tmp_path, monkeypatch):
+    import groundlm.bench.hpe as hpe
+
+    # Every model trains and is evaluated on the bench's device (an explicit --device cpu here).
+    seen: list[tuple[str, str]] = []
+    real_train, real_load, real_cnn = hpe.train, hpe.load_model, hpe.train_crop_pose
+    monkeypatch.setattr(hpe, "train", lambda c, **kw: seen.append(("train", c.device)) or real_train(c, **kw))
+    monkeypatch.setattr(
+        hpe, "load_model", lambda d, device=None: seen.append(("evaluate", device)) or real_load(d, device=device)
+    )
+
+    def cnn(*args, device, **kw):
+        seen.append(("cnn", device))
+        return real_cnn(*args, device=device, **kw)
+
+    monkeypatch.setattr(hpe, "train_crop_pose", cnn)
     cfg = HpeBenchConfig(
+        device="cpu",
         run_dir=str(tmp_path / "run"),
         data_dir=str(tmp_path / "data"),
         n_train=10,
@@ -56,6 +72,8 @@ def test_hpe_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
     assert stored["rows"][1]["mae"] == rows["CNN crop (6DRepNet-style)"]["mae"]
     table = format_hpe_table(result)
     assert all(name in table for name in names) and "grounding_acc50" in table
+    assert [kind for kind, _ in seen].count("evaluate") == len(names) - 2  # every VLM row
+    assert {kind for kind, _ in seen} == {"train", "evaluate", "cnn"} and {d for _, d in seen} == {"cpu"}
 
 
 def test_hpe_bench_on_a_pretrained_tower_rereads(tmp_path):

@@ -87,7 +87,8 @@ class CropPoseNet(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "crop_pose.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(directory / "model.safetensors"))
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / "model.safetensors"))
         return directory
 
     @classmethod
@@ -122,15 +123,18 @@ def head_crops(
     return [torch.stack(c) for c in crops], torch.tensor(poses, dtype=torch.float32)
 
 
-def train_crop_pose(dataset: SampleDataset, config: CropPoseConfig, progress: bool = True) -> CropPoseNet:
-    """Train on every head of ``dataset`` with the geodesic loss (AdamW, cosine schedule)."""
+def train_crop_pose(
+    dataset: SampleDataset, config: CropPoseConfig, progress: bool = True, device: str | torch.device = "cpu"
+) -> CropPoseNet:
+    """Train on every head of ``dataset`` with the geodesic loss (AdamW, cosine schedule) on ``device``; the crops
+    are cut on the CPU and each batch is moved there."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     # Three margins cover the jitter range; each batch draws crops from all of them.
     margins = [config.margin - config.margin_jitter, config.margin, config.margin + config.margin_jitter]
     crops, poses = head_crops(dataset, margins, config.crop_size, progress)
     n = poses.shape[0]
-    model = CropPoseNet(config)
+    model = CropPoseNet(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / config.steps, 1))))
     model.train()
@@ -144,8 +148,8 @@ def train_crop_pose(dataset: SampleDataset, config: CropPoseConfig, progress: bo
             flip = torch.from_numpy(rng.random(config.batch_size) < 0.5)
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             pose = torch.where(flip[:, None], pose * torch.tensor([-1.0, 1.0, -1.0]), pose)
-        target = euler_to_matrix(*pose.unbind(1))
-        loss = geodesic_distance(model(x), target).mean()
+        target = euler_to_matrix(*pose.unbind(1)).to(device)
+        loss = geodesic_distance(model(x.to(device)), target).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -158,12 +162,14 @@ def train_crop_pose(dataset: SampleDataset, config: CropPoseConfig, progress: bo
 def predict_crop_pose(
     model: CropPoseNet, image: Image.Image, boxes: Sequence[Box], batch_size: int = 256
 ) -> list[tuple[float, float, float]]:
-    """``(yaw, pitch, roll)`` in degrees for each head box (pixel ``xyxy``) of ``image``."""
+    """``(yaw, pitch, roll)`` in degrees for each head box (pixel ``xyxy``) of ``image``, computed where the model
+    is."""
     model.eval()
     cfg = model.config
+    device = next(model.parameters()).device
     x = torch.stack([_to_tensor(loose_crop(image, b, cfg.margin, cfg.crop_size)) for b in boxes])
     out = []
     for k in range(0, len(x), batch_size):
-        yaw, pitch, roll = matrix_to_euler(model(x[k : k + batch_size]))
+        yaw, pitch, roll = matrix_to_euler(model(x[k : k + batch_size].to(device)).float().cpu())
         out += [(float(a), float(b), float(c)) for a, b, c in zip(yaw, pitch, roll)]
     return out

@@ -36,7 +36,7 @@ from groundlm.data.show import draw_pose_axes
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
-from groundlm.inference import Collator, ImageCache, predict_examples
+from groundlm.inference import Collator, ImageCache, load_model, predict_examples
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.backbones import resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
@@ -106,6 +106,8 @@ class HpeBenchConfig:
     numeric: NumericDecoding = field(default_factory=lambda: NumericDecoding("median", 16))
     pictures: int = 6
     seed: int = 0
+    # Where every model trains and is evaluated (the VLMs and the CNN baseline): None is CUDA when present.
+    device: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +166,7 @@ def _split(cfg: HpeBenchConfig, uri: str | None, name: str, domain: str, n: int,
     if uri is not None:
         return SplitSpec(uri)
     path = Path(cfg.data_dir) / f"{domain}-{name}-{n}-{cfg.size}"
-    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": domain, "workers": 2})
+    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": domain})
 
 
 def _train_config(
@@ -181,6 +183,7 @@ def _train_config(
         max_steps=steps,
         eval_every=0,
         save_every=0,
+        device=cfg.device,
         **kw,
     )
 
@@ -230,6 +233,8 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     """Run the whole pipeline; returns ``{"config", "rows", "seconds", "run_dir", "pictures"}`` and writes it to
     ``run_dir/bench-hpe.json``. Models go to ``run_dir/models/``; the run directory is started afresh."""
     t0 = time.perf_counter()
+    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cfg = replace(cfg, device=device)
     run = Path(cfg.run_dir)
     shutil.rmtree(run / "models", ignore_errors=True)
     shutil.rmtree(run / "pictures", ignore_errors=True)
@@ -275,7 +280,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
 
     # CNN crop baseline on ground-truth head boxes.
     log("training the CNN crop baseline")
-    cnn = train_crop_pose(train_ds, cfg.cnn, progress=progress)
+    cnn = train_crop_pose(train_ds, cfg.cnn, progress=progress, device=device)
     cnn.save(run / "models" / "cnn")
     cnn_preds = [predict_crop_pose(cnn, images.get(e.sample), [e.answer.box])[0] for e in pose_examples]
     add("CNN crop (6DRepNet-style)", {**pose_metrics(cnn_preds, gts), "blended": 0.0})
@@ -295,7 +300,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         )
         base_dir = base_run / "final"
     base_metrics, _ = _evaluate_vlm(
-        GroundedVLM.from_pretrained(base_dir), pose_task, pose_examples, refer_examples, images, cfg.numeric
+        load_model(base_dir, device=device), pose_task, pose_examples, refer_examples, images, cfg.numeric
     )
     add("grounding base (no pose)", base_metrics)
 
@@ -317,7 +322,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         tuned[r] = lora_run / "final"
         name = f"LoRA only, r={r:g}"
         metrics, preds_of[name] = _evaluate_vlm(
-            GroundedVLM.from_pretrained(tuned[r]), pose_task, pose_examples, refer_examples, images, cfg.numeric
+            load_model(tuned[r], device=device), pose_task, pose_examples, refer_examples, images, cfg.numeric
         )
         add(name, metrics, ratio=r)
 
@@ -337,7 +342,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
             log(f"merging: {name}")
             report = merge_models(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
             metrics, preds_of[name] = _evaluate_vlm(
-                GroundedVLM.from_pretrained(out_dir), pose_task, pose_examples, refer_examples, images, cfg.numeric
+                load_model(out_dir, device=device), pose_task, pose_examples, refer_examples, images, cfg.numeric
             )
             info = {"merged_ratio": cfg.merge_ratio, **{k: v for k, v in kwargs.items() if k != "method"}}
             if "taken" in report:

@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from groundlm import __version__, formats
-from groundlm.cli.bench import bench_data_command, bench_hpe_command, bench_serve_command, bench_speed_command
+from groundlm.cli.bench import (
+    bench_data_command,
+    bench_hpe_command,
+    bench_serve_command,
+    bench_speed_command,
+    bench_train_command,
+)
 from groundlm.cli.commands import (
     data_info_command,
     data_make_command,
@@ -81,6 +87,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="depth: align predictions to ground truth first",
     )
     ev.add_argument("--samples", type=int, default=16, help="with --checkpoint and --numeric mean|median: answers")
+    ev.add_argument("--device", default=None, help="with --checkpoint: cpu or cuda (default: cuda if available)")
 
     dt = sub.add_parser("data", help="generate and inspect datasets")
     dsub = dt.add_subparsers(dest="data_command", required=True)
@@ -94,7 +101,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"style preset: {', '.join(DOMAINS)}",
     )
     mk.add_argument("--size", type=int, default=224, help="image side in pixels")
-    mk.add_argument("--workers", type=int, default=1, help="generating processes")
+    mk.add_argument("--workers", type=int, default=None, help="generating processes (default: one per core)")
     mk.add_argument(
         "--scene-type", default=None, help="room, corridor, courtyard, studio or warehouse (default: mixed)"
     )
@@ -135,7 +142,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--numeric", default=None, choices=("greedy", "mean", "median"), help="angle decoding (default: median)"
     )
     bh.add_argument("--samples", type=int, default=None, help="sampled answers per head for mean/median (16)")
+    bh.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
 
+    bt = bsub.add_parser("train", help="the trainer end to end against the model step alone, same batches")
+    bt.add_argument("--config", default="configs/refer-quick.yaml")
+    bt.add_argument("--steps", type=int, default=100, help="optimisation steps per row")
+    bt.add_argument("--workers", type=int, nargs="+", default=None, help="data workers, one row each")
+    bt.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    bt.add_argument("--json", default=None, metavar="FILE")
     bv = bsub.add_parser("serve", help="load test of groundlm serve on 127.0.0.1")
     bv.add_argument("--checkpoint", default=None, help="model directory (default: a random refer-quick-size model)")
     bv.add_argument("--clients", type=int, nargs="+", default=[1, 16], help="concurrent clients, one row each")
@@ -201,6 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="pose: the model re-reads its head box before the angles (default: as its tasks.json says)",
     )
+    pr.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
 
     fm = sub.add_parser("formats", help="inspect the text formats")
     fsub = fm.add_subparsers(dest="formats_command", required=True)
@@ -230,8 +245,10 @@ def _build_parser() -> argparse.ArgumentParser:
             a.numeric,
             a.samples,
             a.tower,
+            run_device(a.device),
         )
     )
+    bt.set_defaults(handler=lambda a: bench_train_command(a.config, a.steps, a.workers, run_device(a.device), a.json))
     bv.set_defaults(
         handler=lambda a: bench_serve_command(
             a.checkpoint, a.clients, a.requests, a.max_batch, a.wait_ms, run_device(a.device), a.json
@@ -262,6 +279,7 @@ def _build_parser() -> argparse.ArgumentParser:
             a.numeric,
             a.samples,
             a.reread,
+            run_device(a.device),
         )
     )
     fsub.choices["list"].set_defaults(handler=lambda a: formats_list_command())
@@ -284,6 +302,7 @@ def _eval(args: argparse.Namespace) -> str:
             args.json,
             args.numeric or "greedy",
             args.samples,
+            run_device(args.device),
         )
     if not args.gt or not args.pred:
         raise UserError("eval needs --gt and --pred (or --checkpoint and --data)")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from groundlm.cli.commands import write_json
+from groundlm.errors import UserError
 from groundlm.evaluation import format_table
 
 
@@ -72,6 +73,7 @@ def bench_hpe_command(
     numeric: str | None = None,
     samples: int | None = None,
     tower: str | None = None,
+    device: str | None = None,
 ) -> str:
     from groundlm.bench.hpe import format_hpe_table, preset, run_hpe_bench
     from groundlm.formats.numeric import NumericDecoding
@@ -90,6 +92,7 @@ def bench_hpe_command(
         base_model=base_model,
         numeric=decoding,
         tower=tower,
+        device=device,
     )
     result = run_hpe_bench(cfg)
     write_json(json_path, result)
@@ -97,3 +100,20 @@ def bench_hpe_command(
     if result["pictures"]:
         lines.append(f"pictures of '{result['best_vlm_row']}': {Path(result['pictures'][0]).parent}/")
     return "\n".join(lines)
+
+
+def bench_train_command(
+    config: str, steps: int, workers: Sequence[int] | None, device: str | None, json_path: str | None
+) -> str:
+    from groundlm.bench.train_speed import bench_train
+
+    if not Path(config).is_file():
+        raise UserError(f"{config}: no such config")
+    result = bench_train(config, steps, tuple(workers) if workers else None, device)
+    write_json(json_path, result)
+    rows = [(r["run"], {k: v for k, v in r.items() if k != "run"}) for r in result["rows"]]
+    title = (
+        f"training throughput, {config}, {steps} steps, {result['device']} ({result['cpu_count']} cores; "
+        f"default workers {result['default_workers']})"
+    )
+    return format_table(title, rows) + f"\nend to end / model step alone: {result['end_to_end_ratio']}"

@@ -88,7 +88,7 @@ def formats_list_command() -> str:
 
 
 def data_make_command(
-    out: str, n: int, seed: int, domain: str, size: int, workers: int, scene_type: str | None = None
+    out: str, n: int, seed: int, domain: str, size: int, workers: int | None, scene_type: str | None = None
 ) -> str:
     """Generate a SpatialWorld split into ``out``."""
     from groundlm.data.synth.writer import write_split
@@ -146,6 +146,7 @@ def predict_command(
     numeric: str = "greedy",
     samples: int = 16,
     reread: bool | None = None,
+    device: str | None = None,
 ) -> str:
     from PIL import Image
 
@@ -164,7 +165,7 @@ def predict_command(
     with Image.open(image) as im:
         picture = im.convert("RGB")
     result = predict(
-        load_model(checkpoint),
+        load_model(checkpoint, device=device),
         picture,
         task,
         query,
@@ -191,6 +192,7 @@ def eval_checkpoint_command(
     as_json: bool,
     numeric: str = "greedy",
     samples: int = 16,
+    device: str | None = None,
 ) -> str:
     from groundlm import data
     from groundlm.formats.numeric import NumericDecoding
@@ -198,7 +200,7 @@ def eval_checkpoint_command(
     from groundlm.tasks import build_task, trained_options
     from groundlm.train.evaluate import evaluate_task
 
-    model = load_model(checkpoint)
+    model = load_model(checkpoint, device=device)
     names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
     if task not in names:
         raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")

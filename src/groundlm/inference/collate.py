@@ -23,13 +23,13 @@ from groundlm.tasks.base import Example
 __all__ = ["IGNORE", "Collator", "to_device"]
 
 
-def to_device(batch: dict, device: torch.device | str) -> dict:
+def to_device(batch: dict, device: torch.device | str, non_blocking: bool = False) -> dict:
     """The batch with its tensors, and the tensors of its lists (``region_boxes``) and dicts (``head_targets``), on
-    ``device``."""
+    ``device`` (``non_blocking`` copies from pinned memory overlap with computation on a GPU)."""
 
     def move(v):
         if torch.is_tensor(v):
-            return v.to(device)
+            return v.to(device, non_blocking=non_blocking)
         if isinstance(v, dict):
             return {k: move(x) for k, x in v.items()}
         return [move(x) for x in v]

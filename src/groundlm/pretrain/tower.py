@@ -53,7 +53,7 @@ def _mix(domains: tuple[str, ...], n: int, size: int, seed: int, data_dir: str =
     return [
         SplitSpec(
             f"spatialworld:{data_dir}/{d}-pretrain-{n}-{size}",
-            {"n": n, "seed": seed, "size": size, "domain": d, "workers": 2},
+            {"n": n, "seed": seed, "size": size, "domain": d},
         )
         for d in domains
     ]
@@ -114,11 +114,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         val=[
             SplitSpec(
                 "spatialworld:runs/data/headshot-val-200-128",
-                {"n": 200, "seed": 101, "size": 128, "domain": "headshot", "workers": 2},
+                {"n": 200, "seed": 101, "size": 128, "domain": "headshot"},
             ),
             SplitSpec(
                 "spatialworld:runs/data/headshot-dusk-test-300-128",
-                {"n": 300, "seed": 1, "size": 128, "domain": "headshot-dusk", "workers": 2},
+                {"n": 300, "seed": 1, "size": 128, "domain": "headshot-dusk"},
             ),
             # refer-quick's validation split: colour and texture names on scenes the tower never saw.
             SplitSpec("spatialworld:runs/data/portrait-val", {"n": 200, "seed": 1, "size": 128, "domain": "portrait"}),

@@ -100,6 +100,13 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
     tensorboard: bool = False
     threads: int | None = None  # torch CPU threads; None leaves torch's default
+    # Processes that build the training batches (decode, resize, tokenise, collate); None: from the core count
+    # (groundlm.train.batches.default_workers). The batches are the same whatever the number.
+    workers: int | None = None
+    # Read training images from a decoded uint8 array per split (groundlm.data.decoded, built once) instead of
+    # decoding their files.
+    decoded_cache: bool = False
+    device: str | None = None  # "cpu" trains on the CPU even where CUDA is present; None: CUDA when present
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,6 +38,7 @@ from groundlm.models.losses import target_rows, target_tokens
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import build_task, save_task_list
+from groundlm.train.batches import StepBatches, decoded_splits, default_workers, step_loader
 from groundlm.train.config import SplitSpec, TrainConfig
 from groundlm.train.evaluate import evaluate_task
 from groundlm.train.metrics_log import MetricsLog
@@ -102,22 +103,32 @@ def _save_checkpoint(run_dir: Path, step: int, model: GroundedVLM, optimizer, sc
 
 
 def train(
-    cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_after: int | None = None
+    cfg: TrainConfig,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+    preload: bool = False,
 ) -> dict[str, Any]:
     """Train as configured; returns the summary written to ``summary.json``.
 
     ``stop_after`` ends the run after that many steps as an interruption would (after the step's checkpoint, if one
-    is due), leaving the run to be resumed.
+    is due), leaving the run to be resumed. ``preload`` builds every step's batches before the clock starts, so that
+    the run times the model step alone (``groundlm bench train``).
     """
     if cfg.batch_size % cfg.grad_accum:
         raise UserError(f"batch_size {cfg.batch_size} must be a multiple of grad_accum {cfg.grad_accum}")
+    if cfg.device not in (None, "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
+        raise UserError(f"device must be cpu or cuda, got {cfg.device!r}")
+    if cfg.device and cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {cfg.device}: no CUDA device is available here")
+    on_cpu = cfg.device == "cpu" or not torch.cuda.is_available()
     precision = cfg.precision
     if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() else "no"
+        precision = "no" if on_cpu else "bf16"
     # cpu=True lets accelerate run several CPU processes (gloo) under torchrun or accelerate launch. Parameters a
     # micro-batch does not use (the region encoder without region prompts) must not stall DDP's gradient buckets.
     accelerator = Accelerator(
-        cpu=not torch.cuda.is_available(),
+        cpu=on_cpu,
         mixed_precision="no" if precision in ("no", "fp32") else precision,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
@@ -175,19 +186,23 @@ def train(
         torch.set_rng_state(state["torch_rng"])
         start_step = state["step"]
     ddp_model, optimizer = accelerator.prepare(model, optimizer)
-    images = ImageCache()
+    images = ImageCache()  # for the evaluations; the training batches' workers keep their own
+    workers = cfg.workers if cfg.workers is not None else default_workers()
+    decoded = decoded_splits(stream.datasets, progress and is_main) if cfg.decoded_cache else []
+    step_batches = StepBatches(stream, collator, cfg.batch_size, cfg.grad_accum, cfg.max_steps, rank, world, decoded)
+    on_gpu = accelerator.device.type == "cuda"
+    feed = step_loader(step_batches, start_step, workers, pin_memory=on_gpu)
+    if preload:
+        feed = iter(list(feed))
     log = MetricsLog(run_dir / "metrics.csv", run_dir / "tensorboard" if cfg.tensorboard else None) if is_main else None
 
     bar = tqdm(total=cfg.max_steps, initial=start_step, desc="train", unit="step", disable=not (progress and is_main))
-    t_start, seen = time.perf_counter(), 0
+    t_start, seen, waited = time.perf_counter(), 0, 0.0
     evals: dict[str, dict[str, Any]] = {}  # latest metrics per task
     for step in range(start_step, cfg.max_steps):
-        examples = stream.batch(step * cfg.batch_size, cfg.batch_size)
-        batches = []
-        for k in range(cfg.grad_accum):
-            chunk = examples[k * micro : (k + 1) * micro]
-            mine = chunk[rank * (micro // world) : (rank + 1) * (micro // world)]
-            batches.append(collator.train_batch(mine, [images.get(e.sample) for e in mine]))
+        t_wait = time.perf_counter()
+        batches = next(feed)
+        waited += time.perf_counter() - t_wait
         # What each loss scores in the whole global batch (target tokens, head target rows), summed over processes;
         # divided by the process count because data-parallel training averages gradients.
         counts = _loss_counts(batches, list(model.config.heads))
@@ -195,7 +210,7 @@ def train(
         normalizers = {name: total / world for name, total in zip(counts, totals)}
         parts = dict.fromkeys(normalizers, 0.0)
         for k, batch in enumerate(batches):
-            batch = to_device(batch, accelerator.device)
+            batch = to_device(batch, accelerator.device, non_blocking=on_gpu)
             sync = k == len(batches) - 1
             ctx = accelerator.no_sync(ddp_model) if (not sync and world > 1) else contextlib.nullcontext()
             with ctx, accelerator.autocast():
@@ -267,7 +282,9 @@ def train(
             "steps": cfg.max_steps,
             "examples": cfg.max_steps * cfg.batch_size,
             "processes": world,
-            "train_seconds": round(time.perf_counter() - t_start, 1),
+            "train_seconds": round(time.perf_counter() - t_start, 3),
+            "data_wait_seconds": round(waited, 3),  # time the steps waited for their batches
+            "workers": workers,
             "eval": evals.get(tasks[0].name, {}),  # the first task's, as a run's headline
             "eval_tasks": evals,
             "final_model": str(run_dir / "final"),

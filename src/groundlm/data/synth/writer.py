@@ -69,13 +69,16 @@ def write_split(
     seed: int = 0,
     domain: str = "classic",
     size: int = 224,
-    workers: int = 1,
+    workers: int | None = None,
     scene_type: str | None = None,
     start: int = 0,
     progress: bool = True,
 ) -> Path:
-    """Generate samples ``start .. start + n - 1`` of stream ``seed`` into the folder ``out``."""
+    """Generate samples ``start .. start + n - 1`` of stream ``seed`` into the folder ``out`` with ``workers``
+    processes (default: one per core, at most one per 8 samples). The files do not depend on ``workers``."""
     get_domain(domain)
+    if workers is None:
+        workers = max(1, min(os.cpu_count() or 1, n // 8))
     if scene_type is not None and scene_type not in SCENE_TYPES:
         raise ValueError(f"unknown scene type {scene_type!r}; known: {', '.join(SCENE_TYPES)}")
     if n <= 0 or size < 16 or workers < 1:
