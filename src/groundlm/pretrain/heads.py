@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from groundlm.geometry.rotations import geodesic_distance, sixd_to_matrix
+from groundlm.models.depth_losses import silog_loss
 from groundlm.pretrain.targets import CLASSES, COLORS, LANDMARKS, TEXTURES
 
 LOSSES = ("depth", "category", "boundary", "landmarks", "color", "texture", "rotation")
@@ -19,22 +20,6 @@ LOSSES = ("depth", "category", "boundary", "landmarks", "color", "texture", "rot
 # "none"), texture logits (likewise), 6D rotation.
 _SPLITS = (1, len(CLASSES), 1, len(LANDMARKS), len(COLORS) + 1, len(TEXTURES) + 1, 6)
 MIN_HEAD_COVER = 0.3  # cells at least this much covered by a head train the rotation
-
-
-def silog_loss(
-    pred_log: torch.Tensor, target_log: torch.Tensor, valid: torch.Tensor, lam: float = 0.85
-) -> torch.Tensor:
-    """Scale-invariant log loss (Eigen et al. 2014, as LLM-MDE and AdaBins use it), per image then averaged:
-    ``10 * sqrt(mean(g^2) - lam * mean(g)^2)`` with ``g = pred_log - target_log`` over valid entries.
-    Inputs ``[B, ...]`` natural-log depths; ``valid`` ``[B, ...]`` in {0, 1}. Images with no valid entry add 0."""
-    g = (pred_log - target_log) * valid
-    n = valid.flatten(1).sum(1)
-    has = n > 0
-    n = n.clamp_min(1)
-    mean_sq = g.pow(2).flatten(1).sum(1) / n
-    mean = g.flatten(1).sum(1) / n
-    per_image = 10.0 * torch.sqrt((mean_sq - lam * mean.pow(2)).clamp_min(1e-8))
-    return (per_image * has).sum() / has.sum().clamp_min(1)
 
 
 def soft_cross_entropy(logits: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
