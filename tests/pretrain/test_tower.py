@@ -10,8 +10,8 @@ from groundlm.data.synth.writer import write_split
 from groundlm.geometry.rotations import euler_to_matrix
 from groundlm.models.backbones import is_tower_dir, read_tower
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
-from groundlm.models.vlm import GroundedVLM
 from groundlm.models.depth_losses import silog_loss
+from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.heads import LOSSES, DenseHeads, dense_losses
 from groundlm.pretrain.targets import CLASSES, COLORS, TEXTURES, dense_targets, flip_targets
 from groundlm.pretrain.tower import TowerPretrainConfig, load_pretrain_config, preset, pretrain_tower
