@@ -9,7 +9,6 @@ modification times): a changed split gets a new file, and an unchanged one is ne
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,7 +60,6 @@ class DecodedImages:
             array.flush()
             del array
             os.replace(tmp, out)
-            out.with_suffix(".json").write_text(json.dumps([str(p) for p in paths]))
         rows = {str(p): i for i, p in enumerate(paths)}
         return cls(np.load(out, mmap_mode="r"), rows)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from groundlm.models.backbones import normalized, resized_rgb
+from groundlm.models.backbones import pixel_values
 from groundlm.models.losses import IGNORE
-from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN
+from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, left_padded
 from groundlm.tasks.base import Example
 
 __all__ = ["IGNORE", "Collator", "to_device"]
@@ -61,8 +61,7 @@ class Collator:
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
         """RGB image -> ``[3, S, S]`` float tensor, resized (bilinear) and normalised."""
-        x = torch.from_numpy(resized_rgb(image, self.image_size)).permute(2, 0, 1).float() / 255.0
-        return normalized(x, self.mean, self.std)
+        return pixel_values(image, self.image_size, self.mean, self.std)
 
     def expand(self, prompt: str) -> str:
         return prompt.replace(IMAGE_TOKEN, IMAGE_TOKEN * self.image_tokens).replace(
@@ -144,11 +143,10 @@ class Collator:
             self._prompt_ids(ex) + tok(self.expand(ex.answer_prefix), add_special_tokens=False).input_ids
             for ex in examples
         ]
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_token_id
+        input_ids, attention_mask = left_padded(rows, tok.pad_token_id)
         return {
-            "input_ids": torch.tensor([[pad] * (width - len(r)) + r for r in rows]),
-            "attention_mask": torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows]),
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
             "pixel_values": torch.stack([self.pixels(im) for im in images]),
             "region_boxes": [self._boxes(ex) for ex in examples],
         }

@@ -20,6 +20,8 @@ from torch import nn
 from transformers import (
     AutoModel,
     AutoModelForCausalLM,
+    BertConfig,
+    BertModel,
     CLIPVisionConfig,
     CLIPVisionModel,
     GPT2Config,
@@ -41,6 +43,7 @@ from groundlm.models.config import LanguageConfig, VisionConfig
 
 VISION_KINDS = ("vit", "clip", "siglip", "resnet")
 LANGUAGE_KINDS = ("llama", "gpt2", "qwen2")
+ENCODER_KINDS = ("bert",)  # language models that only read (LLM-MDE's), built by build_reader
 TOWER_CONFIG = "tower.json"
 TOWER_WEIGHTS = "tower.safetensors"
 # What a tower directory fixes; the rest of VisionConfig (path, freeze) is the user's choice.
@@ -94,6 +97,12 @@ def normalized(pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]
     m = torch.as_tensor(mean, dtype=pixels.dtype, device=pixels.device)[:, None, None]
     s = torch.as_tensor(std, dtype=pixels.dtype, device=pixels.device)[:, None, None]
     return (pixels - m) / s
+
+
+def pixel_values(image: Image.Image, size: int, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """RGB image -> the tower's input ``[3, size, size]``: resized (bilinear), scaled to [0, 1], normalised."""
+    x = torch.from_numpy(resized_rgb(image, size)).permute(2, 0, 1).float() / 255.0
+    return normalized(x, mean, std)
 
 
 def is_tower_dir(path: str | Path | None) -> bool:
@@ -221,3 +230,27 @@ def build_language(
     if cfg.kind == "llama":
         return LlamaForCausalLM(LlamaConfig(**common))
     return Qwen2ForCausalLM(Qwen2Config(**common))
+
+
+def build_reader(cfg: LanguageConfig, vocab_size: int, pad_token_id: int, bos: int, eos: int) -> PreTrainedModel:
+    """A language model as a reader of input embeddings into hidden states (``last_hidden_state``): a BERT-like
+    encoder (``kind: bert``, from ``path`` or built from the sizes), or the base model of a causal LM
+    (:func:`build_language`)."""
+    if cfg.kind in ENCODER_KINDS:
+        if cfg.path:
+            return AutoModel.from_pretrained(cfg.path, local_files_only=True)
+        return BertModel(
+            BertConfig(
+                vocab_size=vocab_size,
+                hidden_size=cfg.hidden_size,
+                num_hidden_layers=cfg.num_layers,
+                num_attention_heads=cfg.num_heads,
+                intermediate_size=cfg.intermediate_size,
+                max_position_embeddings=cfg.max_positions,
+                pad_token_id=pad_token_id,
+            ),
+            add_pooling_layer=False,
+        )
+    if cfg.kind not in LANGUAGE_KINDS:
+        raise ValueError(f"unknown language kind {cfg.kind!r}; expected one of {ENCODER_KINDS + LANGUAGE_KINDS}")
+    return build_language(cfg, vocab_size, pad_token_id, bos, eos).base_model

@@ -36,7 +36,8 @@ class VisionConfig:
 
 @dataclass
 class LanguageConfig:
-    """The causal language model: ``kind`` in llama | gpt2 | qwen2; ``path`` a local checkpoint directory."""
+    """The language model: ``kind`` in llama | gpt2 | qwen2 (causal), or bert (an encoder, for LLM-MDE's
+    :class:`~groundlm.models.depth_lm.DepthLM` only); ``path`` a local checkpoint directory."""
 
     kind: str = "llama"
     path: str | None = None

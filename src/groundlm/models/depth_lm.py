@@ -13,15 +13,12 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from transformers import AutoModel, BertConfig, BertModel, PreTrainedModel
 
-from groundlm.models.backbones import LANGUAGE_KINDS, build_language, build_vision
+from groundlm.models.backbones import build_reader, build_vision
 from groundlm.models.config import LanguageConfig, VisionConfig
 from groundlm.models.depth_head import AdaptationHead
 from groundlm.models.reprogramming import ReprogrammingLayer
-from groundlm.models.tokenizer import load_tokenizer
-
-ENCODER_KINDS = ("bert",)
+from groundlm.models.tokenizer import left_padded, load_tokenizer
 
 
 @dataclass
@@ -39,29 +36,6 @@ class DepthLMConfig:
     max_depth: float = 10.0
     freeze_lm: bool = True
     tokenizer: str | None = None  # default: the project's tokenizer (an LM from ``path`` brings its own)
-
-
-def build_reader(cfg: LanguageConfig, vocab_size: int, pad_token_id: int, bos: int, eos: int) -> PreTrainedModel:
-    """The LM as a reader of input embeddings into hidden states (``last_hidden_state``): a BERT-like encoder
-    (``kind: bert``, from ``path`` or built from the sizes), or the base model of a causal LM."""
-    if cfg.kind in ENCODER_KINDS:
-        if cfg.path:
-            return AutoModel.from_pretrained(cfg.path, local_files_only=True)
-        return BertModel(
-            BertConfig(
-                vocab_size=vocab_size,
-                hidden_size=cfg.hidden_size,
-                num_hidden_layers=cfg.num_layers,
-                num_attention_heads=cfg.num_heads,
-                intermediate_size=cfg.intermediate_size,
-                max_position_embeddings=cfg.max_positions,
-                pad_token_id=pad_token_id,
-            ),
-            add_pooling_layer=False,
-        )
-    if cfg.kind not in LANGUAGE_KINDS:
-        raise ValueError(f"unknown language kind {cfg.kind!r}; expected one of {ENCODER_KINDS + LANGUAGE_KINDS}")
-    return build_language(cfg, vocab_size, pad_token_id, bos, eos).base_model
 
 
 class DepthLM(nn.Module):
@@ -102,7 +76,4 @@ class DepthLM(nn.Module):
         begin; an empty prompt is the BOS token alone)."""
         tok = self.tokenizer
         rows = [[tok.bos_token_id, *tok(p, add_special_tokens=False).input_ids] for p in prompts]
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        return ids, mask
+        return left_padded(rows, tok.pad_token_id)

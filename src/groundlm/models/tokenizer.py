@@ -9,9 +9,10 @@ the VLM replaces by visual features. Any Hugging Face tokenizer directory can be
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -58,3 +59,12 @@ def load_tokenizer(path: str | Path | None = None) -> PreTrainedTokenizerFast:
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
+
+
+def left_padded(rows: Sequence[Sequence[int]], pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows padded on the left to the longest (so that every row ends at the same position): ids ``[B, T]``
+    and the attention mask ``[B, T]`` (0 on padding)."""
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[pad_token_id] * (width - len(r)) + list(r) for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    return ids, mask

@@ -186,15 +186,13 @@ def create_app(
     @app.post("/api/{task}")
     async def ask(task: str, request: Request) -> dict[str, Any]:
         """Answer one query about one image (multipart upload or JSON with base64; see the module's docs)."""
-        if task not in service.tasks:
-            raise BadRequestError(f"unknown task {task!r}; this model answers {', '.join(service.tasks)}", 404)
+        spec = service.spec(task)  # an unknown task is refused before its body is read
         fields = await _read_fields(request, limits)
         image = fields["image"]
-        query = Query(image, task, fields["query"], None)
-        if service.tasks[task].needs == "box":
+        if spec.needs == "box":
             query = Query(image, task, None, check_box(fields["box"], *image.size))
-        elif not query.query:
-            raise BadRequestError(f"{task} needs a query (text)", 422)
+        else:
+            query = Query(image, task, fields["query"])
         options = service.options(task, fields["constrain"], fields["numeric"])
         service.check(query, options)
         start = time.perf_counter()

@@ -73,11 +73,15 @@ class ModelService:
             query_first=bool(trained.get("query_first", False)) if task == "refer" else False,
         )
 
+    def spec(self, task: str) -> TaskSpec:
+        """What ``task`` takes; ``BadRequestError`` (404) for a task this model does not answer."""
+        if task not in self.tasks:
+            raise BadRequestError(f"unknown task {task!r}; this model answers {', '.join(self.tasks)}", 404)
+        return self.tasks[task]
+
     def check(self, query: Query, options: AnswerOptions) -> None:
         """Refuses (``BadRequestError``) a query this model cannot answer, before it joins a batch."""
-        if query.task not in self.tasks:
-            known = ", ".join(self.tasks)
-            raise BadRequestError(f"unknown task {query.task!r}; this model answers {known}", 404)
+        self.spec(query.task)
         try:
             query_example(query, options)
         except ValueError as err:

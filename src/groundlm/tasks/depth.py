@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from groundlm.data.sample import Sample
-from groundlm.models.backbones import normalized, resized_rgb
+from groundlm.geometry.cells import resized_labels
+from groundlm.models.backbones import pixel_values
 from groundlm.tasks.depth_prompt import depth_prompt
 
 
@@ -40,13 +41,11 @@ class DepthBatcher:
         """``pixel_values`` ``[B, 3, S, S]``, ``prompt_ids`` / ``prompt_mask`` ``[B, P]`` (``model.prompt_batch``),
         ``depth`` ``[B, o, o]`` metres (0 = unknown) and ``valid`` ``[B, o, o]`` in {0, 1}."""
         images = [s.load_image() for s in samples]
-        pixels = torch.stack(
-            [torch.from_numpy(resized_rgb(im, self.image_size)).permute(2, 0, 1).float() / 255.0 for im in images]
-        )
+        pixels = torch.stack([pixel_values(im, self.image_size, self.mean, self.std) for im in images])
         ids, mask = model.prompt_batch(self.prompts(samples, images))
         depth = torch.stack([torch.from_numpy(self.target(s)) for s in samples])
         return {
-            "pixel_values": normalized(pixels, self.mean, self.std),
+            "pixel_values": pixels,
             "prompt_ids": ids,
             "prompt_mask": mask,
             "depth": depth,
@@ -58,5 +57,4 @@ class DepthBatcher:
         depth = sample.load_depth()
         if depth is None:
             raise ValueError(f"sample {sample.id!r} has no depth")
-        im = Image.fromarray(np.asarray(depth, dtype=np.float32), mode="F")
-        return np.array(im.resize((self.out_size, self.out_size), Image.Resampling.NEAREST), dtype=np.float32)
+        return np.array(resized_labels(np.asarray(depth, dtype=np.float32), self.out_size), dtype=np.float32)

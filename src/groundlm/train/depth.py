@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from groundlm.inference.generate import evaluating
 from groundlm.metrics.depth import depth_metrics
 from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.models.depth_losses import silog_loss, ssi_loss
@@ -56,15 +57,12 @@ def depth_loss(name: str, pred: torch.Tensor, target: torch.Tensor, valid: torch
 def evaluate_depth(model: DepthLM, batcher: DepthBatcher, samples, batch_size: int = 16) -> dict[str, float]:
     """Depth metrics (:func:`~groundlm.metrics.depth.depth_metrics`, no alignment) of the model's maps against the
     nearest-resized ground truth, over ``samples``."""
-    was = model.training
-    model.eval()
     pairs = []
-    for k in range(0, len(samples), batch_size):
-        chunk = samples[k : k + batch_size]
-        batch = batcher.batch(chunk, model)
-        pred = model(batch["pixel_values"], batch["prompt_ids"], batch["prompt_mask"])
-        pairs += [(p.numpy(), g.numpy()) for p, g in zip(pred, batch["depth"])]
-    model.train(was)
+    with evaluating(model):
+        for k in range(0, len(samples), batch_size):
+            batch = batcher.batch(samples[k : k + batch_size], model)
+            pred = model(batch["pixel_values"], batch["prompt_ids"], batch["prompt_mask"])
+            pairs += [(p.numpy(), g.numpy()) for p, g in zip(pred, batch["depth"])]
     return depth_metrics(pairs, max_depth=batcher.max_depth)
 
 
