@@ -33,6 +33,7 @@ from groundlm.adapters.lora import LoraSpec
 from groundlm.adapters.merge import merge_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
 from groundlm.data.show import draw_pose_axes
+from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
@@ -233,7 +234,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     """Run the whole pipeline; returns ``{"config", "rows", "seconds", "run_dir", "pictures"}`` and writes it to
     ``run_dir/bench-hpe.json``. Models go to ``run_dir/models/``; the run directory is started afresh."""
     t0 = time.perf_counter()
-    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(resolve_device(cfg.device))
     cfg = replace(cfg, device=device)
     run = Path(cfg.run_dir)
     shutil.rmtree(run / "models", ignore_errors=True)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from groundlm import __version__, formats
 from groundlm.cli.bench import (
     bench_data_command,
+    bench_depth_command,
     bench_hpe_command,
     bench_serve_command,
     bench_speed_command,
@@ -144,6 +145,20 @@ def _build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--samples", type=int, default=None, help="sampled answers per head for mean/median (16)")
     bh.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
 
+    bp = bsub.add_parser("depth", help="LLM-MDE: ablations, CNN baseline, floor; zero-shot and k-shot")
+    dsize = bp.add_mutually_exclusive_group()
+    dsize.add_argument("--quick", action="store_const", const="quick", dest="preset", help="2 CPU cores, <30 min")
+    dsize.add_argument("--preset", choices=("quick", "full"), help="sizes (default: full, for a GPU)")
+    bp.set_defaults(preset="full")
+    bp.add_argument("--json", default=None, metavar="FILE")
+    bp.add_argument("--run-dir", default=None, help="default runs/bench-depth")
+    bp.add_argument("--train", default=None, metavar="URI", help="training data (default: SpatialWorld classic+vivid)")
+    bp.add_argument("--test", default=None, metavar="URI", help="test data (default: SpatialWorld portrait)")
+    bp.add_argument("--pool", default=None, metavar="URI", help="k-shot images (default: the test domain, or --train)")
+    bp.add_argument("--lm", default=None, metavar="DIR", help="a pretrained LM (default: pretrain one on SpatialWorld)")
+    bp.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
+    bp.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
+
     bt = bsub.add_parser("train", help="the trainer end to end against the model step alone, same batches")
     bt.add_argument("--config", default="configs/refer-quick.yaml")
     bt.add_argument("--steps", type=int, default=100, help="optimisation steps per row")
@@ -246,6 +261,11 @@ def _build_parser() -> argparse.ArgumentParser:
             a.samples,
             a.tower,
             run_device(a.device),
+        )
+    )
+    bp.set_defaults(
+        handler=lambda a: bench_depth_command(
+            a.preset, a.json, a.run_dir, a.train, a.test, a.pool, a.lm, a.tower, run_device(a.device)
         )
     )
     bt.set_defaults(handler=lambda a: bench_train_command(a.config, a.steps, a.workers, run_device(a.device), a.json))

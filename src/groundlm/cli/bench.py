@@ -102,6 +102,30 @@ def bench_hpe_command(
     return "\n".join(lines)
 
 
+def bench_depth_command(
+    preset_name: str,
+    json_path: str | None,
+    run_dir: str | None,
+    train: str | None,
+    test: str | None,
+    pool: str | None,
+    lm: str | None,
+    tower: str | None,
+    device: str | None,
+) -> str:
+    from groundlm.bench.depth import format_depth_tables, preset, run_depth_bench
+
+    if (train is None) != (test is None):
+        raise UserError("--train and --test go together (the zero-shot protocol needs both)")
+    for name, path in (("--lm", lm), ("--tower", tower)):
+        if path is not None and not Path(path).is_dir():
+            raise UserError(f"{name} {path}: no such directory")
+    cfg = preset(preset_name, run_dir=run_dir, train=train, test=test, pool=pool, lm=lm, tower=tower, device=device)
+    result = run_depth_bench(cfg)
+    write_json(json_path, result)
+    return format_depth_tables(result) + f"\nrun directory: {result['run_dir']} (bench-depth.json, models/)"
+
+
 def bench_train_command(
     config: str, steps: int, workers: Sequence[int] | None, device: str | None, json_path: str | None
 ) -> str:

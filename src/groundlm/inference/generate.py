@@ -8,6 +8,7 @@ them with the task and combines sampled answers (numeric decoding, :mod:`groundl
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -98,7 +99,7 @@ def evaluating(model: GroundedVLM) -> Iterator[torch.device]:
     was_training = model.training
     model.eval()
     try:
-        yield next(model.parameters()).device
+        yield next(itertools.chain(model.parameters(), model.buffers())).device
     finally:
         model.train(was_training)
 

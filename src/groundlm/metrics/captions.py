@@ -14,12 +14,6 @@ import os
 import re
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 
-from pycocoevalcap.bleu.bleu import Bleu
-from pycocoevalcap.cider.cider import Cider
-from pycocoevalcap.meteor.meteor import Meteor
-from pycocoevalcap.rouge.rouge import Rouge
-from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
 CAPTION_KEYS: tuple[str, ...] = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 
 
@@ -32,7 +26,9 @@ class MeteorScorer:
     """One METEOR 1.5 process (pycocoevalcap's jar), reused across calls; use as a context manager."""
 
     def __init__(self) -> None:
-        self._meteor: Meteor | None = Meteor()
+        from pycocoevalcap.meteor.meteor import Meteor  # imported where used: most commands never score captions
+
+        self._meteor = Meteor()
 
     def compute(
         self, refs: Mapping[Hashable, Sequence[str]], hyps: Mapping[Hashable, str]
@@ -76,6 +72,8 @@ def _quiet() -> Iterator[None]:
 
 def tokenize(captions: Mapping[Hashable, Sequence[str]]) -> dict[Hashable, list[str]]:
     """PTB-tokenise (lower-cased, punctuation removed) lists of captions keyed by id."""
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
     with _quiet():
         return PTBTokenizer().tokenize({k: [{"caption": clean(c)} for c in v] for k, v in captions.items()})
 
@@ -90,6 +88,10 @@ def caption_metrics(
         raise ValueError("no captions to evaluate")
     if any(not r for r in refs.values()):
         raise ValueError("every id needs at least one reference caption")
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
     gts = tokenize(refs)
     res = tokenize({k: [v] for k, v in preds.items()})
     out: dict[str, float] = {}

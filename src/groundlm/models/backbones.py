@@ -18,6 +18,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
+    AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
     BertConfig,
@@ -254,3 +255,13 @@ def build_reader(cfg: LanguageConfig, vocab_size: int, pad_token_id: int, bos: i
     if cfg.kind not in LANGUAGE_KINDS:
         raise ValueError(f"unknown language kind {cfg.kind!r}; expected one of {ENCODER_KINDS + LANGUAGE_KINDS}")
     return build_language(cfg, vocab_size, pad_token_id, bos, eos).base_model
+
+
+def reader_from_config(data: dict[str, Any]) -> PreTrainedModel:
+    """The reader :func:`build_reader` made, rebuilt with random weights from its transformers config
+    (``model.config.to_dict()``), for a caller that loads a state dict holding its weights."""
+    data = dict(data)
+    conf = AutoConfig.for_model(data.pop("model_type"), **data)
+    if conf.model_type == "bert":
+        return BertModel(conf, add_pooling_layer=False)
+    return AutoModel.from_config(conf)

@@ -52,3 +52,16 @@ class ReprogrammingLayer(nn.Module):
         weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.key_dim), dim=-1)  # [B, H, N, V']
         mixed = (weights @ v).transpose(1, 2).reshape(b, n, self.heads * self.key_dim)
         return self.out(mixed)
+
+
+class LinearProjection(nn.Module):
+    """The ablation of reprogramming (LLM-MDE's "w/o reprogramming"): each patch feature projected to the LM's width
+    by one linear layer; the vocabulary is not used. Same call as :class:`ReprogrammingLayer`."""
+
+    def __init__(self, patch_dim: int, lm_dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(patch_dim, lm_dim)
+
+    def forward(self, patches: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """``patches`` ``[B, N, patch_dim]`` -> ``[B, N, lm_dim]``; ``embeddings`` is ignored."""
+        return self.proj(patches)

@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from groundlm import data
+from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.geometry.rotations import matrix_to_euler, sixd_to_matrix
 from groundlm.models.backbones import (
@@ -247,7 +248,7 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -1,24 +1,36 @@
-"""Training :class:`~groundlm.models.depth_lm.DepthLM` on a depth split, on the shared machinery (the cosine
-schedule, the metrics log): AdamW on what is not frozen, SILog or the scale-and-shift-invariant loss, and the depth
-metrics of :mod:`groundlm.metrics.depth` on held-out images. Batch ``k`` is a pure function of ``(seed, k)``."""
+"""Training and measuring depth regressors: :class:`~groundlm.models.depth_lm.DepthLM` and the baselines of
+:mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the cosine schedule, the metrics log, the depth
+metrics). A depth regressor is a module called as ``model(pixel_values, prompt_ids, prompt_mask)`` -> ``[B, h, w]``
+metres; one with a ``prompt_batch`` method reads prompts. Batch ``k`` is a pure function of ``(seed, k)``.
+
+``groundlm train CONFIG`` runs :func:`train_depth` for a config with ``method: depth``.
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
 from tqdm import tqdm
 
+from groundlm.data.sample import Sample
+from groundlm.device import resolve_device
+from groundlm.errors import UserError
 from groundlm.inference.generate import evaluating
-from groundlm.metrics.depth import depth_metrics
+from groundlm.metrics.depth import ALIGNMENTS, depth_metrics
 from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.models.depth_losses import silog_loss, ssi_loss
 from groundlm.tasks.depth import DepthBatcher
-from groundlm.train.config import SplitSpec
+from groundlm.train.config import SplitSpec, read_yaml, typed
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import cosine_schedule
 
@@ -27,23 +39,47 @@ DEPTH_LOSSES = ("silog", "ssi")
 
 @dataclass
 class DepthTrainConfig:
+    """``train``: one split or several (mixed); ``align``: how held-out predictions are aligned before scoring
+    (:data:`~groundlm.metrics.depth.ALIGNMENTS`; ``none`` for metric depth)."""
+
     run_dir: str
-    train: SplitSpec
+    train: SplitSpec | list[SplitSpec]
     val: SplitSpec | None = None
     model: DepthLMConfig = field(default_factory=DepthLMConfig)
+    method: str = "depth"
     loss: str = "silog"
-    prompt: str = "adaptive"
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup: float = 0.05
     max_steps: int = 500
     eval_items: int = 100
+    align: str = "none"
     seed: int = 0
+    device: str | None = None  # None: CUDA when present
 
     def __post_init__(self) -> None:
         if self.loss not in DEPTH_LOSSES:
             raise ValueError(f"depth loss must be one of {', '.join(DEPTH_LOSSES)}, got {self.loss!r}")
+        if self.align not in ALIGNMENTS:
+            raise ValueError(f"align must be one of {', '.join(ALIGNMENTS)}, got {self.align!r}")
+
+    @property
+    def splits(self) -> list[SplitSpec]:
+        return self.train if isinstance(self.train, list) else [self.train]
+
+
+def load_depth_config(path: str | Path, overrides: Sequence[str] = ()) -> DepthTrainConfig:
+    """A depth training config (YAML, ``method: depth``) with ``key.sub=value`` overrides."""
+    tree = read_yaml(path, list(overrides))
+    if "run_dir" not in tree or "train" not in tree:
+        raise UserError(f"{path}: a config needs at least 'run_dir' and 'train'")
+    model = tree.pop("model", None) or {}
+    try:
+        model_cfg = DepthLMConfig.from_dict(model)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{Path(path).name}.model: {e}") from None
+    return replace(typed(DepthTrainConfig, tree, Path(path).name), model=model_cfg)
 
 
 def depth_loss(name: str, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -53,57 +89,133 @@ def depth_loss(name: str, pred: torch.Tensor, target: torch.Tensor, valid: torch
     return ssi_loss(pred, target, valid)
 
 
-@torch.no_grad()
-def evaluate_depth(model: DepthLM, batcher: DepthBatcher, samples, batch_size: int = 16) -> dict[str, float]:
-    """Depth metrics (:func:`~groundlm.metrics.depth.depth_metrics`, no alignment) of the model's maps against the
-    nearest-resized ground truth, over ``samples``."""
-    pairs = []
-    with evaluating(model):
-        for k in range(0, len(samples), batch_size):
-            batch = batcher.batch(samples[k : k + batch_size], model)
-            pred = model(batch["pixel_values"], batch["prompt_ids"], batch["prompt_mask"])
-            pairs += [(p.numpy(), g.numpy()) for p, g in zip(pred, batch["depth"])]
-    return depth_metrics(pairs, max_depth=batcher.max_depth)
+def with_depth(samples: Sequence[Sample], where: str) -> list[Sample]:
+    """The samples that have a picture and a depth map; a :class:`UserError` if none has."""
+    usable = [s for s in samples if s.depth_loader is not None and (s.image_path or s.image_loader)]
+    if not usable:
+        raise UserError(f"{where}: no sample has both a picture and a depth map")
+    return usable
 
 
-def train_depth(cfg: DepthTrainConfig, progress: bool = True) -> dict[str, Any]:
-    """Train as configured; returns ``{"steps", "train_seconds", "eval"}`` and logs to ``run_dir/metrics.csv``."""
-    torch.manual_seed(cfg.seed)
-    train_ds = cfg.train.load(progress)
-    val_ds = cfg.val.load(progress) if cfg.val else None
-    usable = [s for s in train_ds if s.image_path is not None or s.image_loader is not None]
-    model = DepthLM(cfg.model)
-    grid = model.tower.grid
-    batcher = DepthBatcher(
-        model.tower.image_size,
-        grid * 2**cfg.model.head_blocks,
-        cfg.model.vision.image_mean,
-        cfg.model.vision.image_std,
-        cfg.model.max_depth,
-        prompt=cfg.prompt,
-    )
+def _predict(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(inputs["pixel_values"], inputs.get("prompt_ids"), inputs.get("prompt_mask"))
+
+
+def fit_depth(
+    model: nn.Module,
+    batcher: DepthBatcher,
+    samples: Sequence[Sample],
+    steps: int,
+    batch_size: int = 16,
+    lr: float = 1e-3,
+    loss: str = "silog",
+    seed: int = 0,
+    weight_decay: float = 0.01,
+    warmup: float = 0.05,
+    log: MetricsLog | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    desc: str = "depth",
+) -> float:
+    """Train ``model`` for ``steps`` steps of ``batch_size`` samples drawn with replacement (AdamW on what
+    requires grad, cosine schedule, gradients clipped at norm 1); a prediction of another size than the target
+    map is resized (bilinear) to it. Returns the training seconds."""
+    dev = resolve_device(device)
+    model.to(dev).train()
+    tokenize = getattr(model, "prompt_batch", None)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(cfg.warmup, cfg.max_steps))
-    run = Path(cfg.run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    log = MetricsLog(run / "metrics.csv", None)
-    model.train()
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(warmup, steps))
     start = time.perf_counter()
-    for step in tqdm(range(cfg.max_steps), desc="depth", unit="step", disable=not progress):
-        rng = np.random.default_rng([cfg.seed, step])
-        batch = batcher.batch([usable[i] for i in rng.integers(len(usable), size=cfg.batch_size)], model)
-        pred = model(batch["pixel_values"], batch["prompt_ids"], batch["prompt_mask"])
-        loss = depth_loss(cfg.loss, pred, batch["depth"], batch["valid"])
+    for step in tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False):
+        rng = np.random.default_rng([seed, step])
+        batch = batcher.batch([samples[i] for i in rng.integers(len(samples), size=batch_size)], tokenize)
+        batch = {k: v.to(dev) for k, v in batch.items()}
+        pred = _predict(model, batch)
+        if pred.shape[-2:] != batch["depth"].shape[-2:]:
+            pred = F.interpolate(pred[:, None], size=batch["depth"].shape[-2:], mode="bilinear", align_corners=False)[
+                :, 0
+            ]
+        value = depth_loss(loss, pred, batch["depth"], batch["valid"])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
-        log.log(step + 1, "train", {"loss": loss.item(), "lr": scheduler.get_last_lr()[0]})
-    seconds = time.perf_counter() - start
-    metrics = evaluate_depth(model, batcher, val_ds[: cfg.eval_items]) if val_ds is not None else {}
+        if log is not None:
+            log.log(step + 1, "train", {"loss": value.item(), "lr": scheduler.get_last_lr()[0]})
+    return time.perf_counter() - start
+
+
+@torch.no_grad()
+def predict_depth(
+    model: nn.Module,
+    batcher: DepthBatcher,
+    images: Sequence[Image.Image],
+    categories: Sequence[str | None] | None = None,
+    batch_size: int = 16,
+) -> list[np.ndarray]:
+    """Depth ``[H, W]`` (metres, float32) for each image at its own size: the model's map resized (bilinear)."""
+    categories = list(categories) if categories is not None else [None] * len(images)
+    tokenize = getattr(model, "prompt_batch", None)
+    out = []
+    with evaluating(model) as device:
+        for k in range(0, len(images), batch_size):
+            chunk = images[k : k + batch_size]
+            inputs = {
+                n: v.to(device) for n, v in batcher.inputs(chunk, categories[k : k + batch_size], tokenize).items()
+            }
+            maps = _predict(model, inputs)
+            for im, m in zip(chunk, maps):
+                full = F.interpolate(m[None, None], size=(im.height, im.width), mode="bilinear", align_corners=False)
+                out.append(full[0, 0].float().cpu().numpy())
+    return out
+
+
+def evaluate_depth(
+    model: nn.Module,
+    batcher: DepthBatcher,
+    samples: Sequence[Sample],
+    align: str = "none",
+    eigen_crop: bool = False,
+    batch_size: int = 16,
+) -> dict[str, float]:
+    """Depth metrics (:func:`~groundlm.metrics.depth.depth_metrics`) of the model's maps, resized to each ground
+    truth's size, over ``samples``, after ``align`` (none | median | lstsq | lstsq_disparity)."""
+    pairs = []
+    for k in range(0, len(samples), batch_size):
+        chunk = samples[k : k + batch_size]
+        preds = predict_depth(model, batcher, [s.load_image() for s in chunk], [s.scene_type for s in chunk])
+        pairs += [(p, s.load_depth()) for p, s in zip(preds, chunk)]
+    return depth_metrics(pairs, max_depth=batcher.max_depth, alignment=align, eigen_crop=eigen_crop)
+
+
+def train_depth(cfg: DepthTrainConfig, progress: bool = True) -> dict[str, Any]:
+    """Train as configured: the metrics log in ``run_dir/metrics.csv``, the model in ``run_dir/final``, the summary
+    (``steps``, ``train_seconds``, ``eval``) in ``run_dir/summary.json`` and returned."""
+    torch.manual_seed(cfg.seed)
+    samples = with_depth([s for split in cfg.splits for s in split.load(progress)], "depth training data")
+    val = with_depth(cfg.val.load(progress), "depth validation data")[: cfg.eval_items] if cfg.val else []
+    model = DepthLM(cfg.model)
+    batcher = DepthBatcher.for_model(model)
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    log = MetricsLog(run / "metrics.csv", None)
+    seconds = fit_depth(
+        model, batcher, samples, cfg.max_steps, cfg.batch_size, cfg.lr, cfg.loss, cfg.seed, cfg.weight_decay,
+        cfg.warmup, log, cfg.device, progress,
+    )  # fmt: skip
+    model.save_pretrained(run / "final")
+    metrics = evaluate_depth(model, batcher, val, cfg.align) if val else {}
     if metrics:
         log.log(cfg.max_steps, "eval/depth", metrics)
     log.close()
-    return {"steps": cfg.max_steps, "train_seconds": round(seconds, 1), "eval": metrics, "model": model}
+    summary = {
+        "steps": cfg.max_steps,
+        "train_seconds": round(seconds, 1),
+        "eval": metrics,
+        "final_model": str(run / "final"),
+    }
+    (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
+    return summary

@@ -20,8 +20,18 @@ def read_png_array(path: Path) -> np.ndarray:
 
 
 def read_depth_png(path: Path) -> np.ndarray:
-    """16-bit PNG in millimetres -> float32 metres."""
-    return read_png_array(path).astype(np.float32) / 1000.0
+    """16-bit PNG in millimetres -> float32 metres ``[H, W]``; a missing, unreadable or non-16-bit file is one
+    :class:`UserError` that names it (an 8-bit map would otherwise pass as depths under 0.26 m)."""
+    try:
+        with Image.open(path) as im:
+            depth = np.asarray(im)
+    except (OSError, ValueError) as e:  # missing, truncated, not an image
+        raise UserError(f"depth map {str(path)!r} cannot be read: {e}") from None
+    if depth.ndim != 2 or depth.dtype not in (np.uint16, np.int32):
+        raise UserError(
+            f"depth map {str(path)!r} must be a one-channel 16-bit PNG in millimetres, got {depth.dtype} {depth.shape}"
+        )
+    return depth.astype(np.float32) / 1000.0
 
 
 def load_spatialworld(uri: Uri) -> SampleDataset:
