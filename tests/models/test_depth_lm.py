@@ -10,7 +10,7 @@ from groundlm.tasks.depth_prompt import depth_prompt
 VISION = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
 
 
-def tiny(kind: str, freeze_lm: bool = True) -> DepthLM:
+def tiny(kind: str, lm_training: str = "frozen", **kw) -> DepthLM:
     torch.manual_seed(0)
     return DepthLM(
         DepthLMConfig(
@@ -23,7 +23,8 @@ def tiny(kind: str, freeze_lm: bool = True) -> DepthLM:
             head_channels=16,
             head_blocks=2,
             max_depth=10.0,
-            freeze_lm=freeze_lm,
+            lm_training=lm_training,
+            **kw,
         )
     )
 
@@ -42,7 +43,7 @@ def test_depth_from_pixels_and_a_prompt_and_what_trains(kind):
     silog_loss(depth.log(), target.log(), torch.ones_like(target)).backward()
     # The LM and its embeddings are frozen; the reprogramming, the head and the tower train.
     assert all(p.grad is None for p in model.lm.parameters())
-    for part in (model.reprogram, model.head, model.tower):
+    for part in (model.reprogram, model.head, model.vision):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
     # The prompt is read: another prompt gives another map.
     other, other_mask = model.prompt_batch(["Dataset: a different description.", ""])
@@ -50,7 +51,7 @@ def test_depth_from_pixels_and_a_prompt_and_what_trains(kind):
 
 
 def test_an_unfrozen_lm_trains_but_its_embeddings_do_not():
-    model = tiny("bert", freeze_lm=False)
+    model = tiny("bert", lm_training="full")
     ids, mask = model.prompt_batch(["a prompt"])
     model(torch.randn(1, 3, 32, 32), ids, mask).mean().backward()
     embeddings = model.lm.get_input_embeddings().weight
@@ -61,3 +62,51 @@ def test_an_unfrozen_lm_trains_but_its_embeddings_do_not():
 def test_unknown_language_kind():
     with pytest.raises(ValueError, match="bert"):
         DepthLM(DepthLMConfig(vision=VISION, language=LanguageConfig(kind="t5")))
+
+
+@pytest.mark.parametrize("kind", ["bert", "llama"])
+def test_lora_trains_query_key_value_only_and_starts_as_the_frozen_lm(kind):
+    frozen, lora = tiny(kind), tiny(kind, "lora")
+    ids, mask = lora.prompt_batch(["a prompt"])
+    pixels = torch.randn(1, 3, 32, 32)
+    # LoRA's B is zero at the start: the adapted LM gives the frozen LM's map.
+    assert torch.allclose(lora(pixels, ids, mask), frozen(pixels, ids, mask), atol=1e-5)
+    trainable = {n for n, p in lora.lm.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    adapted = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in trainable}
+    assert adapted == {"bert": {"query", "key", "value"}, "llama": {"q_proj", "k_proj", "v_proj"}}[kind]
+    lora(pixels, ids, mask).mean().backward()
+    assert all(p.grad is not None for n, p in lora.lm.named_parameters() if "lora_B" in n)
+
+
+def test_linear_projection_ablation_ignores_the_vocabulary():
+    model = tiny("bert", reprogramming=False)
+    patches = torch.randn(2, 16, 32)
+    embeddings = model.lm.get_input_embeddings().weight
+    out = model.reprogram(patches, embeddings)
+    assert torch.allclose(out, model.reprogram(patches, torch.zeros_like(embeddings)))
+    assert torch.allclose(out, patches @ model.reprogram.proj.weight.T + model.reprogram.proj.bias)
+
+
+@pytest.mark.parametrize("kind", ["bert", "llama"])
+def test_save_and_load_give_the_same_maps(tmp_path, kind):
+    model = tiny(kind, "lora", prompt="fixed").eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))  # LoRA's B away from zero, so the adapters matter
+    model.save_pretrained(tmp_path / "m")
+    loaded = DepthLM.from_pretrained(tmp_path / "m").eval()
+    assert loaded.config == model.config
+    ids, mask = model.prompt_batch(["Dataset: x."])
+    pixels = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(
+            loaded(pixels, ids.expand(2, -1), mask.expand(2, -1)), model(pixels, ids.expand(2, -1), mask.expand(2, -1))
+        )
+
+
+def test_bad_configs_are_refused():
+    with pytest.raises(ValueError, match="lm_training"):
+        DepthLMConfig(lm_training="half")
+    with pytest.raises(ValueError, match="adaptive"):
+        DepthLMConfig(prompt="long")

@@ -10,7 +10,8 @@ Two protocols, one test domain:
 
 Rows: the full LLM-MDE (adaptive prompt, reprogramming, LoRA on the LM's q/k/v, an LM pretrained on SpatialWorld
 text by the project's trainer), then one change each: no prompt, fixed prompt, a linear projection instead of the
-reprogramming, the LM frozen, a random LM; the CNN baseline (GLPN, same data and budget) and the floor (the training
+reprogramming, the LM frozen, a random LM; the full model with another seed (how far rows differ by chance alone);
+the CNN baseline (GLPN, same data and budget) and the floor (the training
 set's mean depth map, median-aligned). The pretrained tower is frozen in every LLM-MDE row and never saw the test
 domain. Columns: AbsRel, RMSE (m), log10, δ1, δ2, δ3 (:mod:`groundlm.metrics.depth`).
 """
@@ -54,6 +55,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "no reprogramming (linear projection)": {"reprogramming": False},
     "frozen LM": {"lm_training": "frozen"},
     "random LM": {"lm": "random"},
+    # The full model again with another seed (initialisation and batch order): the spread the rows above sit in.
+    "LLM-MDE, another seed": {"seed": 1},
 }
 
 
@@ -215,19 +218,21 @@ def run_depth_bench(cfg: DepthBenchConfig, progress: bool = True) -> dict[str, A
 
     def depth_lm(**change: Any) -> DepthLM:
         lm = change.pop("lm", "pretrained")
+        seed = cfg.seed + change.pop("seed", 0)
         mcfg = replace(cfg.model, vision=vision, **change)
         if lm == "pretrained":
             mcfg = replace(mcfg, language=pretrained, tokenizer=lm_tokenizer)
         else:
             mcfg = replace(mcfg, language=replace(cfg.language, path=None))
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(seed)
         return DepthLM(mcfg)
 
     def measure(model, batcher: DepthBatcher, train_samples: list[Sample], steps: int, align: str, name: str):
         seconds = 0.0
         if steps and any(p.requires_grad for p in model.parameters()):
+            seed = cfg.seed + ABLATIONS.get(name, {}).get("seed", 0)
             seconds = fit_depth(
-                model, batcher, train_samples, steps, cfg.batch_size, cfg.lr, cfg.loss, cfg.seed,
+                model, batcher, train_samples, steps, cfg.batch_size, cfg.lr, cfg.loss, seed,
                 device=device, progress=progress, desc=name[:24],
             )  # fmt: skip
         metrics = evaluate_depth(model.to(device), batcher, test, align)

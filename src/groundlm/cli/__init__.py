@@ -26,6 +26,7 @@ from groundlm.cli.commands import (
     data_show_command,
     eval_checkpoint_command,
     eval_command,
+    eval_depth_checkpoint_command,
     formats_list_command,
     formats_parse_command,
     merge_command,
@@ -211,12 +212,12 @@ def _build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="answer one query about one image")
     pr.add_argument("--checkpoint", required=True, help="a model directory (e.g. RUN/final)")
     pr.add_argument("--image", required=True)
-    pr.add_argument("--task", default="refer", choices=("refer", "region_caption", "pose"))
+    pr.add_argument("--task", default="refer", choices=("refer", "region_caption", "pose", "depth"))
     pr.add_argument("--query", help="refer: the referring expression; pose: the person")
     pr.add_argument("--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="region_caption: pixels")
     pr.add_argument("--format", default="cogvlm", choices=formats.names(), help="box format the model writes")
     pr.add_argument("--constrain", action="store_true", help="format-constrained decoding")
-    pr.add_argument("--out", help="write an overlay PNG")
+    pr.add_argument("--out", help="write an overlay PNG (depth: the 16-bit depth PNG, default IMAGE-depth.png)")
     pr.add_argument(
         "--numeric",
         default="greedy",
@@ -312,6 +313,10 @@ def _eval(args: argparse.Namespace) -> str:
     if args.checkpoint:
         if not args.data:
             raise UserError("--checkpoint needs --data URI")
+        if args.task == "depth":
+            return eval_depth_checkpoint_command(
+                args.checkpoint, args.data, args.limit, args.align, args.eigen_crop, args.json, run_device(args.device)
+            )
         return eval_checkpoint_command(
             args.task,
             args.checkpoint,

@@ -117,9 +117,16 @@ def data_show_command(uri: str, index: int, out: str) -> str:
 
 
 def train_command(config: str, overrides: Sequence[str], resume: bool) -> str:
-    from groundlm.train.config import load_config
+    """Train a grounded VLM, or an LLM-MDE depth model for a config with ``method: depth``."""
+    from groundlm.train.config import load_config, read_yaml
     from groundlm.train.loop import train
 
+    if read_yaml(config, list(overrides)).get("method") == "depth":
+        from groundlm.train.depth import load_depth_config, train_depth
+
+        if resume:
+            raise UserError("--resume is not supported for depth models (training restarts from step 0)")
+        return json.dumps(train_depth(load_depth_config(config, list(overrides))), indent=2)
     summary = train(load_config(config, list(overrides)), resume=resume)
     return json.dumps(summary, indent=2) if summary else ""
 
@@ -148,22 +155,19 @@ def predict_command(
     reread: bool | None = None,
     device: str | None = None,
 ) -> str:
-    from PIL import Image
-
     from groundlm.formats.numeric import NumericDecoding
     from groundlm.inference import draw_overlay, load_model, predict
     from groundlm.tasks import trained_options
 
+    if task == "depth":
+        return predict_depth_command(checkpoint, image, out, device)
     if task == "refer" and not query:
         raise UserError("refer needs --query TEXT")
     if task == "region_caption" and box is None:
         raise UserError("region_caption needs --box X0 Y0 X1 Y1")
     if task == "pose" and not query:
         raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
-    if not Path(image).is_file():
-        raise UserError(f"{image}: no such image")
-    with Image.open(image) as im:
-        picture = im.convert("RGB")
+    picture = _read_image(image)
     result = predict(
         load_model(checkpoint, device=device),
         picture,
@@ -180,6 +184,60 @@ def predict_command(
         draw_overlay(picture, result, out)
         result["overlay"] = out
     return json.dumps(jsonable(result))
+
+
+def _read_image(path: str):
+    from PIL import Image, UnidentifiedImageError
+
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such image")
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (UnidentifiedImageError, OSError) as e:
+        raise UserError(f"{path}: not a readable image ({e})") from None
+
+
+def predict_depth_command(checkpoint: str, image: str, out: str | None, device: str | None = None) -> str:
+    """Depth for one image from an LLM-MDE model: a 16-bit PNG in millimetres at ``out`` (default: beside the image,
+    ``NAME-depth.png``) and a coloured picture beside it (``...-color.png``); prints the paths and the depth range."""
+    import numpy as np
+    from PIL import Image
+
+    from groundlm.data.readers.spatialworld import depth_millimetres
+    from groundlm.data.show import colorize_depth
+    from groundlm.inference import load_depth_model
+    from groundlm.tasks.depth import DepthBatcher
+    from groundlm.train.depth import predict_depth
+
+    picture = _read_image(image)
+    model = load_depth_model(checkpoint, device=device)
+    depth = predict_depth(model, DepthBatcher.for_model(model), [picture])[0]
+    path = Path(out) if out else Path(image).with_name(Path(image).stem + "-depth.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(depth_millimetres(depth)).save(path)
+    color = path.with_name(path.stem + "-color.png")
+    Image.fromarray(colorize_depth(depth)).save(color)
+    stats = {k: round(float(f(depth)), 3) for k, f in (("min", np.min), ("median", np.median), ("max", np.max))}
+    return json.dumps({"task": "depth", "depth_png_mm": str(path), "color": str(color), "metres": stats})
+
+
+def eval_depth_checkpoint_command(
+    checkpoint: str, uri: str, limit: int, align: str, eigen_crop: bool, as_json: bool, device: str | None = None
+) -> str:
+    """An LLM-MDE model's depth metrics on the first ``limit`` samples of ``uri`` that have depth."""
+    from groundlm import data
+    from groundlm.inference import load_depth_model
+    from groundlm.tasks.depth import DepthBatcher
+    from groundlm.train.depth import evaluate_depth, with_depth
+
+    model = load_depth_model(checkpoint, device=device)
+    samples = with_depth(list(data.load(uri)), uri)[:limit]
+    metrics = evaluate_depth(model, DepthBatcher.for_model(model), samples, align, eigen_crop)
+    if as_json:
+        return json.dumps(metrics)
+    title = f"depth: {checkpoint} on {uri} ({metrics['n']} images, align {align}{', Eigen crop' if eigen_crop else ''})"
+    return format_table(title, [(Path(checkpoint).name, metrics)])
 
 
 def eval_checkpoint_command(

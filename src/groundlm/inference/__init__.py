@@ -11,7 +11,7 @@ from groundlm.inference.generate import (
     predict_examples,
 )
 from groundlm.inference.images import ImageCache
-from groundlm.inference.loader import is_adapter_dir, is_model_dir, load_model
+from groundlm.inference.loader import is_adapter_dir, is_model_dir, load_depth_model, load_model
 from groundlm.inference.predict import draw_overlay, predict
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "generate_texts",
     "is_adapter_dir",
     "is_model_dir",
+    "load_depth_model",
     "load_model",
     "predict",
     "predict_examples",

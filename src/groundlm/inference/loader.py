@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from groundlm.adapters.lora import ADAPTER_FILE, load_lora, merge_lora
+from groundlm.models.depth_lm import DepthLM, is_depth_model_dir
 from groundlm.models.vlm import CONFIG, GroundedVLM
 
 
@@ -43,12 +44,25 @@ def load_model(
             raise FileNotFoundError(f"{directory} holds LoRA adapters only; the base model directory is needed too")
         model = load_model(base)
         load_lora(model, directory)
+    elif is_depth_model_dir(directory):
+        raise ValueError(f"{directory} holds a depth model (LLM-MDE): use `predict --task depth` or `eval depth`")
     elif is_model_dir(directory):
         model = GroundedVLM.from_pretrained(directory)
     else:
         raise FileNotFoundError(f"{directory} is not a groundlm model directory (no {CONFIG})")
     if merge_adapters and model.has_lora:
         merge_lora(model)
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def load_depth_model(directory: str | Path, device: str | torch.device | None = None) -> DepthLM:
+    """The LLM-MDE model of ``directory`` (written by :meth:`DepthLM.save_pretrained`) in eval mode."""
+    if not is_depth_model_dir(directory):
+        kind = "a grounded VLM, not a depth model" if is_model_dir(directory) else "not a model directory"
+        raise FileNotFoundError(f"{directory}: {kind} (a depth model comes from `groundlm train` with method: depth)")
+    model = DepthLM.from_pretrained(directory)
     if device is not None:
         model.to(device)
     return model.eval()

@@ -29,6 +29,7 @@ from groundlm.inference.generate import evaluating
 from groundlm.metrics.depth import ALIGNMENTS, depth_metrics
 from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.models.depth_losses import silog_loss, ssi_loss
+from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks.depth import DepthBatcher
 from groundlm.train.config import SplitSpec, read_yaml, typed
 from groundlm.train.metrics_log import MetricsLog
@@ -57,6 +58,7 @@ class DepthTrainConfig:
     align: str = "none"
     seed: int = 0
     device: str | None = None  # None: CUDA when present
+    tower_preset: str | None = None  # builds model.vision.path with this preset when the folder is missing
 
     def __post_init__(self) -> None:
         if self.loss not in DEPTH_LOSSES:
@@ -193,6 +195,8 @@ def evaluate_depth(
 def train_depth(cfg: DepthTrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train as configured: the metrics log in ``run_dir/metrics.csv``, the model in ``run_dir/final``, the summary
     (``steps``, ``train_seconds``, ``eval``) in ``run_dir/summary.json`` and returned."""
+    if cfg.tower_preset and cfg.model.vision.path and not Path(cfg.model.vision.path).exists():
+        ensure_tower(cfg.model.vision.path, cfg.tower_preset, progress=progress)
     torch.manual_seed(cfg.seed)
     samples = with_depth([s for split in cfg.splits for s in split.load(progress)], "depth training data")
     val = with_depth(cfg.val.load(progress), "depth validation data")[: cfg.eval_items] if cfg.val else []

@@ -19,6 +19,15 @@ def read_png_array(path: Path) -> np.ndarray:
         return np.asarray(im)
 
 
+MAX_DEPTH_MM = 65535  # the largest depth a 16-bit PNG in millimetres holds
+
+
+def depth_millimetres(depth: np.ndarray) -> np.ndarray:
+    """Depth ``[H, W]`` in metres -> ``uint16`` millimetres for a 16-bit PNG (rounded, clipped to 0..65.535 m);
+    the inverse of :func:`read_depth_png`."""
+    return np.clip(np.round(np.asarray(depth, dtype=np.float64) * 1000.0), 0, MAX_DEPTH_MM).astype(np.uint16)
+
+
 def read_depth_png(path: Path) -> np.ndarray:
     """16-bit PNG in millimetres -> float32 metres ``[H, W]``; a missing, unreadable or non-16-bit file is one
     :class:`UserError` that names it (an 8-bit map would otherwise pass as depths under 0.26 m)."""

@@ -25,11 +25,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from groundlm.data.readers.spatialworld import depth_millimetres
 from groundlm.data.synth.generate import generate
 from groundlm.data.synth.world import SCENE_TYPES, get_domain
 
 FORMAT_VERSION = 1
-MAX_DEPTH_MM = 65535
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -42,7 +42,7 @@ def encode_sample(args: tuple[int, int, str, int, str | None]) -> tuple[str, dic
     """Generate one sample and encode its files (runs in worker processes)."""
     seed, index, domain, size, scene_type = args
     g = generate(seed, index, domain, size, scene_type)
-    depth_mm = np.clip(np.round(g.rendering.depth * 1000.0), 0, MAX_DEPTH_MM).astype(np.uint16)
+    depth_mm = depth_millimetres(g.rendering.depth)
     record = g.sample.to_json()
     sid = g.sample.id
     record.update(image=f"images/{sid}.png", depth=f"depth/{sid}.png", mask=f"masks/{sid}.png")
