@@ -27,7 +27,8 @@ def test_depth_cnn_maps_pixels_to_bounded_metric_depth():
     torch.manual_seed(0)
     model = DepthCNN(DepthCNNConfig(widths=(8, 16), depths=(1, 1), heads=(1, 1), decoder=8, max_depth=5))
     depth = model(torch.randn(2, 3, 32, 32))
-    assert depth.shape == (2, 32, 32) and float(depth.min()) > 0 and float(depth.max()) < 5
+    values = depth.detach()
+    assert depth.shape == (2, 32, 32) and float(values.min()) > 0 and float(values.max()) < 5
     depth.mean().backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
@@ -36,3 +37,16 @@ def test_a_sample_without_depth_is_refused():
     s = Sample(id="x", width=8, height=8)
     with pytest.raises(ValueError, match="no depth map"):
         DepthBatcher(32, 8).target(s)
+
+
+def test_tower_depth_reads_the_tower_alone_and_trains_only_the_head():
+    from groundlm.baselines.depth_cnn import TowerDepth
+    from groundlm.models.config import VisionConfig
+
+    vision = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+    model = TowerDepth(vision, channels=16, blocks=2, max_depth=10.0, freeze_tower=True)
+    depth = model(torch.randn(2, 3, 32, 32))
+    assert depth.shape == (2, 16, 16) and model.out_size == 16
+    depth.mean().backward()
+    assert all(p.grad is None for p in model.vision.parameters())
+    assert all(p.grad is not None for p in model.head.parameters())

@@ -3,7 +3,16 @@ import json
 import pytest
 
 from groundlm.baselines.depth_cnn import DepthCNNConfig
-from groundlm.bench.depth import ABLATIONS, CNN, COLUMNS, FLOOR, DepthBenchConfig, format_depth_tables, k_shot
+from groundlm.bench.depth import (
+    ABLATIONS,
+    CNN,
+    COLUMNS,
+    FLOOR,
+    TOWER_ONLY,
+    DepthBenchConfig,
+    format_depth_tables,
+    k_shot,
+)
 from groundlm.data.sample import Sample
 from groundlm.models.config import LanguageConfig, VisionConfig
 from groundlm.models.depth_lm import DepthLMConfig
@@ -32,7 +41,7 @@ def test_depth_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
         device="cpu",
     )
     result = run_depth_bench(cfg, progress=False)
-    assert [r["row"] for r in result["zero_shot"]["rows"]] == [*ABLATIONS, CNN, FLOOR]
+    assert [r["row"] for r in result["zero_shot"]["rows"]] == [*ABLATIONS, TOWER_ONLY, CNN, FLOOR]
     shots = result["k_shot"]["rows"]
     assert [(r["k"], r["row"].split(" ", 1)[1]) for r in shots] == [
         (k, name) for k in (1, 2) for name in (next(iter(ABLATIONS)), CNN, FLOOR)

@@ -78,7 +78,7 @@ def test_predictions_come_back_at_each_image_size():
     images = [Image.new("RGB", (40, 30), (90, 20, 20)), Image.new("RGB", (32, 32))]
     maps = predict_depth(model, DepthBatcher.for_model(model), images)
     assert [m.shape for m in maps] == [(30, 40), (32, 32)] and all(m.dtype == np.float32 for m in maps)
-    assert all(0 < m.min() and m.max() < 10 for m in maps)
+    assert all(m.min() > 0 and m.max() < 10 for m in maps)
 
 
 def test_depth_losses_by_name():
@@ -141,7 +141,7 @@ def test_cli_trains_predicts_and_evaluates_a_depth_model(tmp_path, tiny_split, c
     assert np.asarray(Image.open(printed["color"])).shape == (32, 32, 3)
     assert main(["eval", "depth", "--checkpoint", final, "--data", f"spatialworld:{tiny_split / 'val'}", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert metrics["n"] == 3 and 0 < metrics["abs_rel"]
+    assert metrics["n"] == 3 and metrics["abs_rel"] > 0
     # User mistakes: one line, exit 2.
     assert main(["predict", "--checkpoint", str(tmp_path), "--image", image, "--task", "depth"]) == 2
     assert "not a model directory" in capsys.readouterr().err

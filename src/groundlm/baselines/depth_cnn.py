@@ -3,6 +3,8 @@
 * :class:`DepthCNN`: transformers' GLPN (Kim et al. 2022: a hierarchical transformer encoder with overlapping
   convolutional patch embeddings and a light convolutional decoder) in a small configuration, trained from scratch
   on the same data, steps and batches as LLM-MDE (:func:`groundlm.train.depth.fit_depth`).
+* :class:`TowerDepth`: the vision tower's patch features straight into LLM-MDE's adaptation head, no language
+  model: what the LM adds over the tower alone.
 * :class:`MeanDepthMap`: the floor, the training set's mean depth map (per pixel, over valid pixels), the same map
   for every image; evaluated median-aligned per image, it is what knowing the scale alone scores.
 
@@ -19,6 +21,9 @@ from torch import nn
 from transformers import GLPNConfig, GLPNForDepthEstimation
 
 from groundlm.data.sample import Sample
+from groundlm.models.backbones import build_vision
+from groundlm.models.config import VisionConfig
+from groundlm.models.depth_head import AdaptationHead
 from groundlm.tasks.depth import DepthBatcher
 
 
@@ -54,6 +59,30 @@ class DepthCNN(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor, prompt_ids=None, prompt_mask=None) -> torch.Tensor:
         return self.model(pixel_values=pixel_values).predicted_depth
+
+
+class TowerDepth(nn.Module):
+    """The tower (``vision``, frozen with ``freeze_tower``) and an :class:`AdaptationHead` on its patch features:
+    ``[B, 3, S, S]`` -> ``[B, g * 2^blocks, g * 2^blocks]`` metres."""
+
+    def __init__(
+        self,
+        vision: VisionConfig,
+        channels: int = 64,
+        blocks: int = 3,
+        max_depth: float = 10.0,
+        freeze_tower: bool = True,
+    ) -> None:
+        super().__init__()
+        self.vision = build_vision(vision)
+        if freeze_tower:
+            self.vision.requires_grad_(False)
+        grid = self.vision.grid
+        self.head = AdaptationHead(self.vision.hidden_size, (grid, grid), channels, blocks, max_depth)
+        self.out_size = grid * 2**blocks
+
+    def forward(self, pixel_values: torch.Tensor, prompt_ids=None, prompt_mask=None) -> torch.Tensor:
+        return self.head(self.vision(pixel_values))
 
 
 class MeanDepthMap(nn.Module):

@@ -11,9 +11,9 @@ Two protocols, one test domain:
 Rows: the full LLM-MDE (adaptive prompt, reprogramming, LoRA on the LM's q/k/v, an LM pretrained on SpatialWorld
 text by the project's trainer), then one change each: no prompt, fixed prompt, a linear projection instead of the
 reprogramming, the LM frozen, a random LM; the full model with another seed (how far rows differ by chance alone);
-the CNN baseline (GLPN, same data and budget) and the floor (the training
-set's mean depth map, median-aligned). The pretrained tower is frozen in every LLM-MDE row and never saw the test
-domain. Columns: AbsRel, RMSE (m), log10, δ1, δ2, δ3 (:mod:`groundlm.metrics.depth`).
+the tower alone under the adaptation head (no LM); the CNN baseline (GLPN from scratch, same data and budget) and
+the floor (the training set's mean depth map, median-aligned). The pretrained tower is frozen in every row that
+uses it and never saw the test domain. Columns: AbsRel, RMSE (m), log10, δ1, δ2, δ3 (:mod:`groundlm.metrics.depth`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from groundlm.baselines.depth_cnn import DepthCNN, DepthCNNConfig, MeanDepthMap
+from groundlm.baselines.depth_cnn import DepthCNN, DepthCNNConfig, MeanDepthMap, TowerDepth
 from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
@@ -46,6 +46,7 @@ from groundlm.train.loop import train
 COLUMNS = ("abs_rel", "rmse", "log10", "d1", "d2", "d3")
 FULL = "LLM-MDE (adaptive prompt, reprogramming, LoRA, SpatialWorld LM)"
 CNN = "CNN (GLPN)"
+TOWER_ONLY = "no LM (tower -> adaptation head)"
 FLOOR = "floor: mean depth map"
 # The ablations: one change each to the full model (DepthLMConfig fields; "lm": which LM).
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -243,6 +244,9 @@ def run_depth_bench(cfg: DepthBenchConfig, progress: bool = True) -> dict[str, A
     plain = DepthBatcher(vision.image_size, out_size, vision.image_mean, vision.image_std, cfg.model.max_depth)
 
     def row_model(kind: str, train_samples: list[Sample], name: str):
+        if kind == "tower":
+            torch.manual_seed(cfg.seed)
+            return TowerDepth(vision, cfg.model.head_channels, cfg.model.head_blocks, cfg.model.max_depth), plain
         if kind == "cnn":
             return DepthCNN(replace(cfg.cnn, max_depth=round(cfg.model.max_depth))), plain
         if kind == "floor":
@@ -251,7 +255,7 @@ def run_depth_bench(cfg: DepthBenchConfig, progress: bool = True) -> dict[str, A
         return model, DepthBatcher.for_model(model)
 
     zero_rows: list[dict[str, Any]] = []
-    plan = [(name, "llm-mde") for name in ABLATIONS] + [(CNN, "cnn"), (FLOOR, "floor")]
+    plan = [(name, "llm-mde") for name in ABLATIONS] + [(TOWER_ONLY, "tower"), (CNN, "cnn"), (FLOOR, "floor")]
     for name, kind in plan:
         log(f"zero-shot: {name}")
         model, batcher = row_model(kind, source_samples, name)
