@@ -60,3 +60,22 @@ def test_clip_area_enclosing_valid():
     assert not B.is_valid(np.array([0.0, 0.0, np.nan, 1.0]))
     with pytest.raises(ValueError):
         B.enclosing_box(np.zeros((0, 4)))
+
+
+def test_prompt_box_checks_what_a_user_gives():
+    from groundlm.geometry.boxes import prompt_box
+
+    assert prompt_box(["1", 2, 30.5, 40], 64, 48) == (1.0, 2.0, 30.5, 40.0)
+    assert prompt_box((0, 0, 64, 48), 64, 48) == (0.0, 0.0, 64.0, 48.0)
+    for bad, words in (
+        ([0, 0, 65, 10], "not inside the 64x48 image"),
+        ([-1, 0, 5, 5], "not inside"),
+        ([10, 0, 5, 10], "x0 < x1"),
+        ([0, 5, 10, 5], "y0 < y1"),
+        ([0, 0, float("nan"), 1], "not finite"),
+        ([0, 0, 10], "four numbers"),
+        (["a", 0, 1, 1], "four numbers"),
+        (None, "four numbers"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            prompt_box(bad, 64, 48)

@@ -41,6 +41,27 @@ def test_predict_asks_the_way_the_model_was_trained(monkeypatch, tmp_path):
     assert seen[-1].endswith("<image>") and "a cube" in seen[-1]
 
 
+def test_a_bad_prompt_box_is_one_clear_error_from_the_api_and_the_cli(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = GroundedVLM(tiny_config())
+    image = Image.new("RGB", (32, 24))
+    for box, words in (
+        ((0, 0, 40, 10), "not inside"),
+        ((10, 0, 5, 10), "x0 < x1"),
+        ((0, 0, float("nan"), 5), "finite"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            groundlm.inference.predict(model, image, "region_caption", box=box)
+    model.save_pretrained(tmp_path / "m")
+    image.save(tmp_path / "x.png")
+    base = ["predict", "--checkpoint", str(tmp_path / "m"), "--image", str(tmp_path / "x.png")]
+    assert cli.main([*base, "--task", "region_caption", "--box", "0", "0", "40", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "not inside the 32x24 image" in err and "Traceback" not in err
+    assert cli.main([*base, "--task", "region_caption", "--box", "0", "0", "nan", "10"]) == 2
+    assert "not finite" in capsys.readouterr().err
+
+
 def test_checkpoint_eval_uses_the_trained_refer_options(monkeypatch, tmp_path, capsys):
     from groundlm.data.synth.writer import write_split
 

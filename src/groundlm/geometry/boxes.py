@@ -160,6 +160,26 @@ def is_valid(boxes: Array) -> Array:
     return finite & (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
 
 
+def prompt_box(box: object, width: float, height: float) -> tuple[float, float, float, float]:
+    """A box a user gives as a prompt, checked: four finite pixel numbers ``(x0, y0, x1, y1)`` inside the
+    ``width`` x ``height`` image with ``x0 < x1`` and ``y0 < y1``; anything else is one ``ValueError`` that says
+    which rule it breaks."""
+    try:
+        values = tuple(float(v) for v in box)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ValueError(f"a box must be four numbers x0 y0 x1 y1 (pixels), got {box!r}") from None
+    if len(values) != 4:
+        raise ValueError(f"a box must be four numbers x0 y0 x1 y1 (pixels), got {len(values)}")
+    if not all(np.isfinite(values)):
+        raise ValueError(f"the box {list(values)} holds a number that is not finite")
+    x0, y0, x1, y1 = values
+    if not (x0 < x1 and y0 < y1):
+        raise ValueError(f"the box {list(values)} needs x0 < x1 and y0 < y1 (pixels: x0 y0 x1 y1)")
+    if not (x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height):
+        raise ValueError(f"the box {list(values)} is not inside the {width:g}x{height:g} image (pixels)")
+    return values  # type: ignore[return-value]
+
+
 def as_box_list(boxes: Sequence[Sequence[float]]) -> list[tuple[float, float, float, float]]:
     """Plain Python tuples, for JSON output."""
     return [tuple(float(v) for v in b) for b in boxes]  # type: ignore[misc]

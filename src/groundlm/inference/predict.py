@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 from groundlm import formats
 from groundlm.data.sample import Head, Sample
 from groundlm.formats.numeric import GREEDY, NumericDecoding
+from groundlm.geometry.boxes import prompt_box
 from groundlm.inference.collate import Collator
 from groundlm.inference.generate import generate_texts
 from groundlm.inference.images import ImageCache
@@ -73,7 +74,7 @@ def query_example(q: Query, options: AnswerOptions) -> Example:
         if q.box is None:
             raise ValueError("region_caption needs a box (pixel x0 y0 x1 y1)")
         prompt = "<image>" + REGION_CAPTION_PROMPTS[0].format(region="<region>")
-        return Example(prompt, "", sample, region_boxes=[q.box])
+        return Example(prompt, "", sample, region_boxes=[prompt_box(q.box, w, h)])
     if q.task == "pose":
         if not q.query:
             raise ValueError('pose needs a query naming the person, e.g. "the person in the red shirt"')

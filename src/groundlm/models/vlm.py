@@ -26,6 +26,7 @@ from transformers.utils import ModelOutput
 
 from groundlm.adapters.lora import LoraSpec, attach_lora
 from groundlm.errors import InternalError
+from groundlm.models import location_prompt  # noqa: F401  (registers the region encoder location_prompt)
 from groundlm.models.backbones import build_language, build_vision, resolve_vision
 from groundlm.models.config import VLMConfig
 from groundlm.models.heads import build_head

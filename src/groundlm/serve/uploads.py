@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import Image
+
+from groundlm.geometry.boxes import prompt_box
 
 
 class BadRequestError(ValueError):
@@ -86,21 +87,13 @@ def read_image(data: bytes, limits: UploadLimits) -> Image.Image:
 
 def check_box(box: Sequence[object] | None, width: int, height: int) -> tuple[float, float, float, float]:
     """A pixel box ``(x0, y0, x1, y1)`` that lies inside a ``width`` x ``height`` image with ``x0 < x1`` and
-    ``y0 < y1``; anything else is a ``BadRequestError``."""
+    ``y0 < y1`` (:func:`groundlm.geometry.boxes.prompt_box`); anything else is a ``BadRequestError``."""
     if box is None:
         raise BadRequestError("this task needs a box: four pixel numbers x0 y0 x1 y1")
     try:
-        values = tuple(float(v) for v in box)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise BadRequestError(f"the box must be four numbers, got {box!r}") from None
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise BadRequestError(f"the box must be four finite numbers x0 y0 x1 y1, got {list(box)!r}")
-    x0, y0, x1, y1 = values
-    if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-        raise BadRequestError(
-            f"the box {list(values)} is not inside the {width}x{height} image with x0 < x1 and y0 < y1 (pixels)"
-        )
-    return x0, y0, x1, y1
+        return prompt_box(box, width, height)
+    except ValueError as err:
+        raise BadRequestError(str(err)) from None
 
 
 def parse_box_text(text: str | None) -> list[str] | None:
