@@ -28,12 +28,12 @@ from groundlm.models.depth_head import AdaptationHead
 from groundlm.models.reprogramming import LinearProjection, ReprogrammingLayer
 from groundlm.models.state import tied_once
 from groundlm.models.tokenizer import left_padded, load_tokenizer
-from groundlm.tasks.depth_prompt import PROMPTS
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 CONFIG_KEY = "depth_lm"  # the top-level key of a depth model's config.json (a grounded VLM's is "groundlm")
 LM_TRAINING = ("frozen", "lora", "full")
+PROMPTS = ("none", "fixed", "adaptive")  # the prompt kinds of groundlm.tasks.depth_prompt
 # The LM's attention query, key and value projections, where LoRA goes (LLM-MDE adapts q, k and v).
 QKV_TARGETS = {
     "bert": ("query", "key", "value"),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-PROMPTS = ("none", "fixed", "adaptive")
+from groundlm.models.depth_lm import PROMPTS
+
 TASK = "Task: estimate the distance from the camera of every pixel, in metres."
 
 
