@@ -18,11 +18,9 @@ from groundlm.models.config import LanguageConfig, VisionConfig
 from groundlm.models.depth_lm import DepthLMConfig
 
 
-def test_depth_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
-    from groundlm.bench.depth import run_depth_bench
-
+def tiny_bench(tmp_path, **kw) -> DepthBenchConfig:
     vision = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
-    cfg = DepthBenchConfig(
+    values = dict(
         run_dir=str(tmp_path / "run"),
         data_dir=str(tmp_path / "data"),
         n_source=6,
@@ -40,7 +38,13 @@ def test_depth_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
         cnn=DepthCNNConfig(widths=(8, 16), depths=(1, 1), heads=(1, 1), decoder=8),
         device="cpu",
     )
-    result = run_depth_bench(cfg, progress=False)
+    return DepthBenchConfig(**{**values, **kw})
+
+
+def test_depth_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
+    from groundlm.bench.depth import run_depth_bench
+
+    result = run_depth_bench(tiny_bench(tmp_path), progress=False)
     assert [r["row"] for r in result["zero_shot"]["rows"]] == [*ABLATIONS, TOWER_ONLY, CNN, FLOOR]
     shots = result["k_shot"]["rows"]
     assert [(r["k"], r["row"].split(" ", 1)[1]) for r in shots] == [
@@ -63,3 +67,24 @@ def test_k_shot_takes_the_first_k_of_each_scene_type():
     pool = [Sample(id=str(i), width=1, height=1, scene_type=t) for i, t in enumerate("aabbbca")]
     assert [s.id for s in k_shot(pool, 2)] == ["0", "1", "2", "3", "5"]
     assert [s.id for s in k_shot(pool, 1)] == ["0", "2", "5"]
+
+
+def test_depth_bench_runs_on_nyu_files(tmp_path):
+    import h5py
+    import numpy as np
+    import scipy.io
+
+    from groundlm.bench.depth import run_depth_bench
+
+    rng = np.random.default_rng(0)
+    n, w, h = 6, 40, 30
+    with h5py.File(tmp_path / "nyu.mat", "w") as f:  # MATLAB v7.3 layout: [N, 3, W, H] and [N, W, H]
+        f["images"] = rng.integers(0, 256, (n, 3, w, h), dtype=np.uint8)
+        f["depths"] = rng.uniform(1.0, 5.0, (n, w, h)).astype(np.float32)
+    scipy.io.savemat(tmp_path / "splits.mat", {"trainNdxs": np.arange(1, 5)[:, None], "testNdxs": np.array([[5], [6]])})
+    uri = f"nyu:{tmp_path / 'nyu.mat'}"
+    cfg = tiny_bench(tmp_path, train=f"{uri}?split=train", test=f"{uri}?split=test", shots=(1,))
+    result = run_depth_bench(cfg, progress=False)
+    assert result["zero_shot"]["train_images"] == 4 and result["zero_shot"]["test_images"] == 2
+    assert result["k_shot"]["pool"] == f"{uri}?split=train"
+    assert all(r["abs_rel"] > 0 for r in result["zero_shot"]["rows"] + result["k_shot"]["rows"])

@@ -155,20 +155,20 @@ def k_shot(pool: list[Sample], k: int) -> list[Sample]:
 
 
 def _pretrained_lm(
-    cfg: DepthBenchConfig, source: list[SplitSpec], vision: VisionConfig, out: Path, progress: bool
+    cfg: DepthBenchConfig, text_data: SplitSpec, vision: VisionConfig, out: Path, progress: bool
 ) -> Path:
     """A directory holding a causal LM pretrained on SpatialWorld text: the LM of a grounded VLM trained with the
-    project's trainer on region captions and referring expressions of the source data (or of ``cfg.lm``)."""
+    project's trainer on region captions and referring expressions of ``text_data`` (or of ``cfg.lm``)."""
     if cfg.lm and not is_model_dir(cfg.lm):
         if not (Path(cfg.lm) / "config.json").is_file():
             raise UserError(f"--lm {cfg.lm}: not a groundlm model or transformers LM directory (no config.json)")
         return Path(cfg.lm)
     model_dir = cfg.lm
     if model_dir is None:
-        tasks = [TaskSpec("region_caption", 1.0, data=source[0]), TaskSpec("refer", 1.0, data=source[0])]
+        tasks = [TaskSpec("region_caption", 1.0, data=text_data), TaskSpec("refer", 1.0, data=text_data)]
         tcfg = TrainConfig(
             run_dir=str(out.parent / "lm-pretrain"),
-            train=source[0],
+            train=text_data,
             tasks=tasks,
             model=VLMConfig(vision=vision, language=cfg.language, patch_position="sincos"),
             seed=cfg.seed,
@@ -213,7 +213,9 @@ def run_depth_bench(cfg: DepthBenchConfig, progress: bool = True) -> dict[str, A
     pool = _samples([pool_spec], "k-shot pool", progress)
 
     log("pretraining the LM on SpatialWorld text" if cfg.lm is None else f"taking the LM of {cfg.lm}")
-    lm_dir = _pretrained_lm(cfg, source, vision, run / "models" / "lm", progress)
+    # SpatialWorld's text whatever the depth data (real depth datasets carry no captions or expressions).
+    text_data = _spatialworld(cfg, cfg.source_domains[0], "pretrain", cfg.n_source, 100)
+    lm_dir = _pretrained_lm(cfg, text_data, vision, run / "models" / "lm", progress)
     lm_tokenizer = str(lm_dir) if (lm_dir / "tokenizer.json").is_file() else None
     pretrained = replace(cfg.language, path=str(lm_dir))
 
