@@ -18,7 +18,7 @@ from PIL import Image
 from groundlm.models.backbones import pixel_values
 from groundlm.models.losses import IGNORE
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, left_padded
-from groundlm.tasks.base import Example
+from groundlm.tasks.base import Example, SpanTargets
 
 __all__ = ["IGNORE", "Collator", "to_device"]
 
@@ -114,7 +114,7 @@ class Collator:
         placed: dict[str, list[tuple[int, torch.Tensor, torch.Tensor]]] = {}
         for i, ex in enumerate(examples):
             for name, value in ex.targets.items():
-                rows = _rows(name, value)
+                rows = self._span_rows(ex.target, value) if isinstance(value, SpanTargets) else _rows(name, value)
                 start = prompt_lengths[i] - 1
                 positions = torch.arange(start, min(start + len(rows), input_ids.shape[1]))
                 placed.setdefault(name, []).append((i, positions, rows[: len(positions)]))
@@ -136,6 +136,20 @@ class Collator:
                 grid[i, positions] = rows
             out[name] = grid
         return out
+
+    def _span_rows(self, target: str, value: SpanTargets) -> torch.Tensor:
+        """``[L + 1, D]`` rows for the target's ``L`` tokens and its end token: each token takes the row of the first
+        span its characters overlap, NaN where none (the end token never has one)."""
+        if self.expand(target) != target:
+            raise ValueError("span targets need a target without <image> or <region> markers")
+        enc = self.tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
+        values = torch.as_tensor(value.values, dtype=torch.float32).reshape(len(value.spans), -1)
+        rows = torch.full((len(enc.input_ids) + 1, values.shape[1]), float("nan"))
+        for j, (a, b) in enumerate(enc.offset_mapping):
+            hit = next((k for k, (s, e) in enumerate(value.spans) if a < e and b > s), None)
+            if hit is not None:
+                rows[j] = values[hit]
+        return rows
 
     def generation_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
         tok = self.tokenizer

@@ -8,6 +8,7 @@ from typing import Any
 
 from groundlm.tasks.base import Example, Task
 from groundlm.tasks.grounded_list import GroundedListTask
+from groundlm.tasks.narrate import NarrateTask
 from groundlm.tasks.pose import PoseTask
 from groundlm.tasks.refer import ReferTask
 from groundlm.tasks.region_caption import RegionCaptionTask
@@ -17,6 +18,7 @@ TASKS: dict[str, type[Task]] = {
     "region_caption": RegionCaptionTask,
     "grounded_list": GroundedListTask,
     "pose": PoseTask,
+    "narrate": NarrateTask,
 }
 
 
@@ -52,6 +54,7 @@ __all__ = [
     "TASKS",
     "Example",
     "GroundedListTask",
+    "NarrateTask",
     "PoseTask",
     "ReferTask",
     "RegionCaptionTask",

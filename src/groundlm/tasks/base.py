@@ -20,6 +20,20 @@ Box = tuple[float, float, float, float]
 
 
 @dataclass
+class SpanTargets:
+    """Head targets on character spans of an example's target text: ``spans`` ``[(start, end)]`` (end exclusive)
+    with one row of ``values`` ``[S, D]`` each. The collator gives every target token whose characters overlap a
+    span that span's row (PixelLLM's point per word, whatever the tokenizer splits a word into), NaN to the rest."""
+
+    spans: list[tuple[int, int]]
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.spans) != len(self.values):
+            raise ValueError(f"{len(self.spans)} spans for {len(self.values)} target rows")
+
+
+@dataclass
 class Example:
     prompt: str
     target: str
@@ -33,7 +47,7 @@ class Example:
     # Text the answer already starts with (generation continues after it), tokenized as targets are.
     answer_prefix: str = ""
     # Head targets by head name: ``[L, D]`` rows aligned with the target's first L tokens (row j: the j-th token's),
-    # NaN rows for tokens without one (docs/architecture.md, section 5.3).
+    # NaN rows for tokens without one (docs/architecture.md, section 5.3); or SpanTargets on the target's characters.
     targets: dict[str, Any] = field(default_factory=dict)
     # Head targets on the image: ``[N, D]`` rows, one per patch token of the prompt's image (row-major grid), read at
     # the ``<image>`` placeholders' positions (with the question first, those tokens have read it).

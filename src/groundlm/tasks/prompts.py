@@ -23,4 +23,9 @@ LIST_PROMPTS: tuple[str, ...] = (
     "What objects are in the image, and where?",
     "Name each object and give its bounding box.",
 )
-ALL_PROMPTS: tuple[str, ...] = REFER_PROMPTS + REGION_CAPTION_PROMPTS + POSE_PROMPTS + LIST_PROMPTS
+NARRATE_PROMPTS: tuple[str, ...] = (
+    "Describe the image.",
+    "Tell what you see, from one thing to the next.",
+    "Narrate the picture.",
+)
+ALL_PROMPTS: tuple[str, ...] = REFER_PROMPTS + REGION_CAPTION_PROMPTS + POSE_PROMPTS + LIST_PROMPTS + NARRATE_PROMPTS
