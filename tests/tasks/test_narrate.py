@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from groundlm import data
 from groundlm.data.sample import Sample, Utterance
@@ -25,10 +26,10 @@ def test_each_word_takes_the_trace_point_nearest_its_moment():
     # Three words over 0-3 s: moments 0.5, 1.5 and 2.5 s -> trace points at 0.4, 1.6 and 2.6 s.
     assert word_points(u, 3) == [(0.1, 0.2), (0.5, 0.5), (0.9, 0.8)]
     assert word_points(_sample().narrative[1], 2) == [None, None]
-    text, spans, points = narrative_text(_sample().narrative)
+    text, spans, points, regions = narrative_text(_sample().narrative)
     assert text == "a red cube, then sky."
     assert [text[a:b] for a, b in spans] == ["a", "red", "cube", "then", "sky"]
-    assert points == [(0.1, 0.2), (0.5, 0.5), (0.9, 0.8), None, None]
+    assert points == [(0.1, 0.2), (0.5, 0.5), (0.9, 0.8), None, None] and regions == [-1] * 5
 
 
 def test_every_token_of_a_word_gets_its_point_and_the_rest_none():
@@ -78,3 +79,37 @@ def test_span_targets_must_match_their_spans():
 
     with pytest.raises(ValueError, match="2 spans for 1"):
         SpanTargets([(0, 1), (2, 3)], np.zeros((1, 2)))
+
+
+def test_word_points_are_read_as_the_mean_over_each_words_tokens(tiny_split):  # noqa: F811
+    from torch import nn
+
+    from groundlm.inference.images import ImageCache
+    from groundlm.inference.points import span_outputs
+    from groundlm.models.config import HeadConfig
+    from groundlm.models.vlm import GroundedVLM
+
+    from ..models.conftest import tiny_config
+
+    class Position(nn.Module):  # outputs each position's index, twice
+        def forward(self, hidden):
+            t = torch.arange(hidden.shape[1], dtype=hidden.dtype)
+            return t[None, :, None].expand(hidden.shape[0], -1, 2)
+
+    torch.manual_seed(0)
+    model = GroundedVLM(tiny_config(heads={"point": HeadConfig(kind="point", out_dim=2)}))
+    model.heads["point"] = Position()
+    task = NarrateTask(point_head="point")
+    ds = data.load(f"spatialworld:{tiny_split / 'val'}")
+    examples = [task.example(s, 0, None) for s in ds if task.items(s)][:2]
+    collator = Collator.for_model(model)
+    collator.max_length = 10_000
+    read = span_outputs(model, collator, examples, ImageCache(), "point")
+    for ex, points in zip(examples, read):
+        owners = collator.span_tokens(ex.target, ex.targets["point"].spans)
+        start = collator.prompt_length(ex) - 1
+        for k in range(len(points)):
+            positions = [start + j for j, o in enumerate(owners) if o == k]
+            assert points[k, 0] == pytest.approx(np.mean(positions)), k
+    metrics = task.trace_score(read, examples)
+    assert metrics["words"] == sum(len(ex.targets["point"].spans) for ex in examples)

@@ -137,19 +137,28 @@ class Collator:
             out[name] = grid
         return out
 
-    def _span_rows(self, target: str, value: SpanTargets) -> torch.Tensor:
-        """``[L + 1, D]`` rows for the target's ``L`` tokens and its end token: each token takes the row of the first
-        span its characters overlap, NaN where none (the end token never has one)."""
+    def span_tokens(self, target: str, spans: Sequence[tuple[int, int]]) -> list[int | None]:
+        """For each token of ``target`` (as training tokenizes it), the index of the first span of characters it
+        overlaps, or None."""
         if self.expand(target) != target:
             raise ValueError("span targets need a target without <image> or <region> markers")
         enc = self.tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
+        return [next((k for k, (s, e) in enumerate(spans) if a < e and b > s), None) for a, b in enc.offset_mapping]
+
+    def _span_rows(self, target: str, value: SpanTargets) -> torch.Tensor:
+        """``[L + 1, D]`` rows for the target's ``L`` tokens and its end token: each token takes the row of the first
+        span its characters overlap, NaN where none (the end token never has one)."""
+        owners = self.span_tokens(target, value.spans)
         values = torch.as_tensor(value.values, dtype=torch.float32).reshape(len(value.spans), -1)
-        rows = torch.full((len(enc.input_ids) + 1, values.shape[1]), float("nan"))
-        for j, (a, b) in enumerate(enc.offset_mapping):
-            hit = next((k for k, (s, e) in enumerate(value.spans) if a < e and b > s), None)
-            if hit is not None:
-                rows[j] = values[hit]
+        rows = torch.full((len(owners) + 1, values.shape[1]), float("nan"))
+        for j, k in enumerate(owners):
+            if k is not None:
+                rows[j] = values[k]
         return rows
+
+    def prompt_length(self, example: Example) -> int:
+        """Tokens before the target in a training sequence (``<s>`` and the expanded prompt)."""
+        return len(self._prompt_ids(example))
 
     def generation_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
         tok = self.tokenizer

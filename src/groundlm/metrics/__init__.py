@@ -1,10 +1,11 @@
-"""Metrics: grounding, head pose, depth, captions (pycocoevalcap) and dense captioning mAP."""
+"""Metrics: grounding, head pose, depth, captions (pycocoevalcap), dense captioning mAP and trace points."""
 
 from groundlm.metrics.captions import CAPTION_KEYS, MeteorScorer, caption_metrics
 from groundlm.metrics.densecap import DenseImage, DensePrediction, densecap_map
 from groundlm.metrics.depth import ALIGNMENTS, DEPTH_KEYS, depth_metrics, eigen_crop_mask, image_depth_errors
 from groundlm.metrics.grounding import grounding_metrics
 from groundlm.metrics.pose import POSE_FILTER_DEGREES, pose_metrics
+from groundlm.metrics.trace import trace_metrics
 
 __all__ = [
     "ALIGNMENTS",
@@ -21,4 +22,5 @@ __all__ = [
     "grounding_metrics",
     "image_depth_errors",
     "pose_metrics",
+    "trace_metrics",
 ]

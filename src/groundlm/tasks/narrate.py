@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from groundlm.data.sample import Sample, Utterance
-from groundlm.metrics import caption_metrics
+from groundlm.metrics import caption_metrics, trace_metrics
 from groundlm.tasks.base import Example, SpanTargets, Task, pick
 from groundlm.tasks.prompts import NARRATE_PROMPTS
 
@@ -36,9 +36,10 @@ def word_points(utterance: Utterance, words: int) -> list[tuple[float, float] | 
 
 def narrative_text(
     narrative: Sequence[Utterance],
-) -> tuple[str, list[tuple[int, int]], list[tuple[float, float] | None]]:
-    """The narrative as one text, with each word's character span in it and its point."""
-    text, spans, points = "", [], []
+) -> tuple[str, list[tuple[int, int]], list[tuple[float, float] | None], list[int]]:
+    """The narrative as one text, with each word's character span in it, its point, and the region its utterance
+    describes (-1 when none)."""
+    text, spans, points, regions = "", [], [], []
     for i, u in enumerate(narrative):
         piece = u.text.strip()
         if i:
@@ -47,8 +48,9 @@ def narrative_text(
         found = list(re.finditer(r"\S+", piece))
         spans += [(base + m.start(), base + m.end()) for m in found]
         points += word_points(u, len(found))
+        regions += [u.region] * len(found)
         text += piece
-    return text + ".", spans, points
+    return text + ".", spans, points, regions
 
 
 class NarrateTask(Task):
@@ -62,7 +64,7 @@ class NarrateTask(Task):
         return [0] if sample.narrative else []
 
     def example(self, sample: Sample, item: int, rng: np.random.Generator | None) -> Example:
-        text, spans, points = narrative_text(sample.narrative)
+        text, spans, points, _ = narrative_text(sample.narrative)
         targets = {}
         if self.point_head:
             kept = [(s, p) for s, p in zip(spans, points) if p is not None]
@@ -70,6 +72,31 @@ class NarrateTask(Task):
             targets[self.point_head] = SpanTargets([s for s, _ in kept], values)
         prompt = "<image>" + pick(NARRATE_PROMPTS, rng)
         return Example(prompt, text, sample, answer=[text], targets=targets)
+
+    @staticmethod
+    def word_boxes(sample: Sample) -> list[tuple[float, float, float, float] | None]:
+        """For each word with a point (the rows of the point targets), the normalised box of the object its
+        utterance describes, or None."""
+        _, _, points, regions = narrative_text(sample.narrative)
+        w, h = sample.width, sample.height
+        out = []
+        for p, r in zip(points, regions):
+            if p is not None:
+                box = sample.regions[r].box if 0 <= r < len(sample.regions) else None
+                out.append(None if box is None else (box[0] / w, box[1] / h, box[2] / w, box[3] / h))
+        return out
+
+    def trace_score(self, points: Sequence[np.ndarray], examples: Sequence[Example]) -> dict[str, float]:
+        """:func:`~groundlm.metrics.trace.trace_metrics` of per-word points (``[S, 2]`` per example, in the order
+        of its point targets, e.g. from :func:`groundlm.inference.points.span_outputs`) over all examples."""
+        pred, gt, boxes = [], [], []
+        for p, ex in zip(points, examples):
+            truth = ex.targets[self.point_head]
+            keep = ~np.isnan(np.asarray(p)).any(1)
+            pred += list(np.asarray(p)[keep])
+            gt += list(np.asarray(truth.values)[keep])
+            boxes += [b for b, k in zip(self.word_boxes(ex.sample), keep) if k]
+        return trace_metrics(pred, gt, boxes)
 
     def decode(self, text: str, example: Example) -> str:
         return text.strip()

@@ -1,0 +1,44 @@
+"""Reading a head on the words of a given text (PixelLLM's trace evaluation): the text is teacher-forced after the
+prompt, and each word's output is the mean of the head's outputs at the positions that predict its tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from groundlm.inference.collate import Collator, to_device
+from groundlm.inference.generate import evaluating
+from groundlm.inference.images import ImageCache
+from groundlm.tasks.base import Example, SpanTargets
+
+
+@torch.no_grad()
+def span_outputs(
+    model, collator: Collator, examples: Sequence[Example], images: ImageCache, head: str, batch_size: int = 16
+) -> list[np.ndarray]:
+    """For each example whose ``targets[head]`` are :class:`SpanTargets`: ``[S, D]``, the head's mean output over
+    the tokens of each of its ``S`` spans (NaN for a span no token overlaps)."""
+    out: list[np.ndarray] = []
+    with evaluating(model) as device:
+        for k in range(0, len(examples), batch_size):
+            chunk = list(examples[k : k + batch_size])
+            batch = to_device(collator.train_batch(chunk, [images.get(e.sample) for e in chunk]), device)
+            batch.pop("labels")
+            batch.pop("head_targets", None)
+            outputs = model(**batch).head_outputs[head].float().cpu()  # [B, T, D]
+            for i, ex in enumerate(chunk):
+                spans = ex.targets[head]
+                if not isinstance(spans, SpanTargets):
+                    raise ValueError(f"example targets {head!r} are not span targets")
+                start = collator.prompt_length(ex) - 1  # the position that predicts the first target token
+                owners = collator.span_tokens(ex.target, spans.spans)
+                sums = torch.zeros(len(spans.spans), outputs.shape[-1])
+                counts = torch.zeros(len(spans.spans), 1)
+                for j, owner in enumerate(owners):
+                    if owner is not None and start + j < outputs.shape[1]:
+                        sums[owner] += outputs[i, start + j]
+                        counts[owner] += 1
+                out.append(torch.where(counts > 0, sums / counts.clamp_min(1), torch.nan).numpy())
+    return out
