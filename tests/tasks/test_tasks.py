@@ -84,3 +84,17 @@ def test_pose_targets_parse_back_and_answers_are_sorted_by_kind():
     m = task.score([good, detection_only, garbage, good], examples[:1] * 4)
     assert m["invalid"] == 0.5 and m["blended"] == 0.25 and m["unparsed"] == 0.25
     assert m["mae"] < 0.06 and m["box_acc50"] == 0.75  # the detection-only answer has the right box too
+
+
+def test_region_caption_can_write_its_box_as_text_instead_of_region_tokens():
+    from groundlm.data.sample import Region, Sample
+    from groundlm.tasks import RegionCaptionTask
+
+    sample = Sample(id="s", width=200, height=100, regions=[Region(box=(20.0, 10.0, 120.0, 60.0), category="cube")])
+    sample.regions[0].captions = ["a red cube"]
+    item = RegionCaptionTask().items(sample)[0]
+    tokens = RegionCaptionTask().example(sample, item, None)
+    assert "<region>" in tokens.prompt and tokens.region_boxes == [(20.0, 10.0, 120.0, 60.0)]
+    text = RegionCaptionTask(box_as_text="cogvlm").example(sample, item, None)
+    assert text.prompt == "<image>Describe the region [[100,100,600,600]]." and text.region_boxes == []
+    assert text.target == tokens.target == "a red cube" and text.answer == ["a red cube"]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from groundlm import formats
 from groundlm.data.sample import Region, Sample
 from groundlm.metrics import caption_metrics
 from groundlm.tasks.base import Example, Task, pick
@@ -15,12 +16,22 @@ from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
 class RegionCaptionTask(Task):
     name = "region_caption"
 
+    def __init__(self, box_as_text: str | None = None) -> None:
+        """``box_as_text``: a box format (``groundlm.formats``) to write the region's box in the prompt with,
+        instead of ``<region>`` tokens (PixelLLM's comparison of its location prompt encoder with a box as text)."""
+        self.box_codec = formats.get(box_as_text) if box_as_text else None
+
     def items(self, sample: Sample) -> list[Region]:
         return [r for r in sample.regions if r.captions]
 
     def example(self, sample: Sample, item: Region, rng: np.random.Generator | None) -> Example:
-        prompt = "<image>" + pick(REGION_CAPTION_PROMPTS, rng).format(region="<region>")
-        return Example(prompt, pick(item.captions, rng), sample, region_boxes=[item.box], answer=list(item.captions))
+        template = pick(REGION_CAPTION_PROMPTS, rng)
+        caption, refs = pick(item.captions, rng), list(item.captions)
+        if self.box_codec is not None:
+            region = self.box_codec.render_boxes([item.box], sample.width, sample.height)
+            return Example("<image>" + template.format(region=region), caption, sample, answer=refs)
+        prompt = "<image>" + template.format(region="<region>")
+        return Example(prompt, caption, sample, region_boxes=[item.box], answer=refs)
 
     def decode(self, text: str, example: Example) -> str:
         return text.strip()
