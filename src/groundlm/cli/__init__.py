@@ -16,6 +16,7 @@ from groundlm.cli.bench import (
     bench_data_command,
     bench_depth_command,
     bench_hpe_command,
+    bench_pixel_command,
     bench_serve_command,
     bench_speed_command,
     bench_train_command,
@@ -160,6 +161,18 @@ def _build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
     bp.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
 
+    bx = bsub.add_parser("pixel", help="PixelLLM: per-word points, refer by text vs regression, location prompts")
+    xsize = bx.add_mutually_exclusive_group()
+    xsize.add_argument("--quick", action="store_const", const="quick", dest="preset", help="2 CPU cores, <30 min")
+    xsize.add_argument("--preset", choices=("quick", "full"), help="sizes (default: full, for a GPU)")
+    bx.set_defaults(preset="full")
+    bx.add_argument("--json", default=None, metavar="FILE")
+    bx.add_argument("--run-dir", default=None, help="default runs/bench-pixel")
+    bx.add_argument("--train", default=None, metavar="URI", help="training data (default: SpatialWorld portrait)")
+    bx.add_argument("--test", default=None, metavar="URI", help="test data (default: held-out portrait images)")
+    bx.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
+    bx.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
+
     bt = bsub.add_parser("train", help="the trainer end to end against the model step alone, same batches")
     bt.add_argument("--config", default="configs/refer-quick.yaml")
     bt.add_argument("--steps", type=int, default=100, help="optimisation steps per row")
@@ -267,6 +280,11 @@ def _build_parser() -> argparse.ArgumentParser:
     bp.set_defaults(
         handler=lambda a: bench_depth_command(
             a.preset, a.json, a.run_dir, a.train, a.test, a.pool, a.lm, a.tower, run_device(a.device)
+        )
+    )
+    bx.set_defaults(
+        handler=lambda a: bench_pixel_command(
+            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device)
         )
     )
     bt.set_defaults(handler=lambda a: bench_train_command(a.config, a.steps, a.workers, run_device(a.device), a.json))

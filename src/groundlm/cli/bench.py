@@ -126,6 +126,24 @@ def bench_depth_command(
     return format_depth_tables(result) + f"\nrun directory: {result['run_dir']} (bench-depth.json, models/)"
 
 
+def bench_pixel_command(
+    preset_name: str,
+    json_path: str | None,
+    run_dir: str | None,
+    train: str | None,
+    test: str | None,
+    tower: str | None,
+    device: str | None,
+) -> str:
+    from groundlm.bench.pixel import format_pixel_table, preset, run_pixel_bench
+
+    if tower is not None and not Path(tower).is_dir():
+        raise UserError(f"--tower {tower}: no such directory")
+    result = run_pixel_bench(preset(preset_name, run_dir=run_dir, train=train, test=test, tower=tower, device=device))
+    write_json(json_path, result)
+    return format_pixel_table(result) + f"\nrun directory: {result['run_dir']} (bench-pixel.json, models/)"
+
+
 def bench_train_command(
     config: str, steps: int, workers: Sequence[int] | None, device: str | None, json_path: str | None
 ) -> str:

@@ -42,3 +42,29 @@ def span_outputs(
                         counts[owner] += 1
                 out.append(torch.where(counts > 0, sums / counts.clamp_min(1), torch.nan).numpy())
     return out
+
+
+@torch.no_grad()
+def prompt_head_outputs(
+    model, collator: Collator, examples: Sequence[Example], images: ImageCache, head: str, batch_size: int = 16
+) -> np.ndarray:
+    """``[N, D]``: the head's output at each example's last prompt position, the hidden state that writes the
+    answer's first token (where :class:`~groundlm.tasks.refer.ReferTask`'s ``box_head`` is trained: PixelLLM's
+    referring localisation by regression)."""
+    rows = []
+    with evaluating(model) as device:
+        for k in range(0, len(examples), batch_size):
+            chunk = list(examples[k : k + batch_size])
+            batch = to_device(collator.generation_batch(chunk, [images.get(e.sample) for e in chunk]), device)
+            rows.append(model(**batch).head_outputs[head][:, -1].float().cpu())  # prompts are left-padded
+    return torch.cat(rows).numpy() if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+def regressed_boxes(outputs: np.ndarray, examples: Sequence[Example]) -> list[tuple[float, float, float, float]]:
+    """Normalised ``[N, 4]`` box outputs -> pixel ``xyxy`` boxes on each example's image; the two corners are
+    ordered (``x0 <= x1``, ``y0 <= y1``) whatever order the head wrote them in."""
+    out = []
+    for (a, b, c, d), ex in zip(np.asarray(outputs, dtype=np.float64), examples):
+        w, h = ex.sample.width, ex.sample.height
+        out.append((min(a, c) * w, min(b, d) * h, max(a, c) * w, max(b, d) * h))
+    return out

@@ -1,0 +1,270 @@
+"""``groundlm bench pixel``: PixelLLM's comparisons (DESIGN.md 6.3), every row trained and measured in the run.
+
+Three grounded VLMs on the pretrained tower (frozen) and a small Llama, each trained on the same images and steps
+with three tasks mixed evenly:
+
+* **PixelLLM**: ``narrate`` with the point head on every word (L1 weight 0.1, masked where a word has no trace
+  point), ``refer`` with the box also regressed by a point head from the hidden state that writes the answer, and
+  ``region_caption`` with the box given through the location prompt encoder (``location_prompt``);
+* **without the point loss**: the same tasks, no point or box head (captioning and boxes as text only);
+* **box as text**: as PixelLLM, but ``region_caption`` gets its box written in the prompt (CogVLM's syntax)
+  instead of the location prompt encoder's tokens.
+
+Rows read these models: the trace (per-word points on the ground-truth narrative, teacher-forced: mean L2 distance
+and the share of words inside the box of the object their utterance names), narration METEOR / CIDEr (generated),
+refer Acc@0.5 / cIoU with the box read from the text and from the regression head, and location-conditioned
+captioning METEOR / CIDEr. By default SpatialWorld ``portrait`` trains and tests (held-out images); the tower never
+saw it. Every number comes from this run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from groundlm.device import resolve_device
+from groundlm.errors import UserError
+from groundlm.evaluation.table import format_table, format_value
+from groundlm.inference import Collator, ImageCache, load_model
+from groundlm.inference.points import prompt_head_outputs, regressed_boxes, span_outputs
+from groundlm.metrics import grounding_metrics
+from groundlm.models.backbones import resolve_vision
+from groundlm.models.config import HeadConfig, LanguageConfig, VisionConfig, VLMConfig
+from groundlm.pretrain.tower import ensure_tower
+from groundlm.tasks import NarrateTask, ReferTask, RegionCaptionTask
+from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
+from groundlm.train.evaluate import evaluate_task
+from groundlm.train.loop import train
+from groundlm.train.stream import evaluation_examples
+
+COLUMNS = (
+    "trace_l2",
+    "trace_in_box",
+    "narrate_METEOR",
+    "narrate_CIDEr",
+    "refer_acc50",
+    "refer_ciou",
+    "region_METEOR",
+    "region_CIDEr",
+)
+POINT, BOX = "point", "box"
+
+
+def _quick_language() -> LanguageConfig:
+    return LanguageConfig(
+        kind="llama", hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, max_positions=512
+    )
+
+
+@dataclass
+class PixelBenchConfig:
+    run_dir: str = "runs/bench-pixel"
+    data_dir: str = "runs/data"
+    train: str | None = None  # None: SpatialWorld ``domain``
+    test: str | None = None  # None: held-out SpatialWorld ``domain`` images
+    domain: str = "portrait"
+    n_train: int = 3000
+    n_test: int = 100
+    size: int = 128
+    tower: str | None = "runs/towers/quick"
+    tower_preset: str = "quick"
+    vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
+    language: LanguageConfig = field(default_factory=_quick_language)
+    steps: int = 900
+    batch_size: int = 32
+    lr: float = 1e-3
+    point_weight: float = 0.1
+    eval_items: int = 100
+    narrate_tokens: int = 96
+    seed: int = 0
+    device: str | None = None
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": dict(),  # 2 CPU cores, within 30 minutes with the quick tower cached
+    "full": dict(  # the sizes meant for a GPU
+        n_train=20000,
+        n_test=500,
+        size=224,
+        tower="runs/towers/full",
+        tower_preset="full",
+        language=LanguageConfig(
+            kind="llama", hidden_size=512, num_layers=8, num_heads=8, intermediate_size=1536, max_positions=1024
+        ),
+        steps=8000,
+        eval_items=500,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> PixelBenchConfig:
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return replace(PixelBenchConfig(), **{**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _split(cfg: PixelBenchConfig, uri: str | None, name: str, n: int, seed: int) -> SplitSpec:
+    if uri is not None:
+        return SplitSpec(uri)
+    path = Path(cfg.data_dir) / f"{cfg.domain}-{name}-{n}-{cfg.size}"
+    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": cfg.domain})
+
+
+def _variants(cfg: PixelBenchConfig, vision: VisionConfig) -> dict[str, tuple[VLMConfig, list[TaskSpec], dict]]:
+    """Each model: its config, its task mixture and its loss weights."""
+    heads = {POINT: HeadConfig(kind="point", out_dim=2, loss="l1"), BOX: HeadConfig(kind="point", out_dim=4, loss="l1")}
+    base = VLMConfig(vision=vision, language=cfg.language, patch_position="sincos", region_encoder="location_prompt")
+    refer = {"format": "cogvlm", "query_first": True}
+    weights = {"lm": 1.0, POINT: cfg.point_weight, BOX: cfg.point_weight}
+    return {
+        "pixelllm": (
+            replace(base, heads=heads),
+            [
+                TaskSpec("narrate", options={"point_head": POINT}),
+                TaskSpec("refer", options={**refer, "box_head": BOX}),
+                TaskSpec("region_caption"),
+            ],
+            weights,
+        ),
+        "no_point_loss": (
+            base,
+            [TaskSpec("narrate"), TaskSpec("refer", options=refer), TaskSpec("region_caption")],
+            {"lm": 1.0},
+        ),
+        "box_as_text": (
+            replace(base, heads=heads),
+            [
+                TaskSpec("narrate", options={"point_head": POINT}),
+                TaskSpec("refer", options={**refer, "box_head": BOX}),
+                TaskSpec("region_caption", options={"box_as_text": "cogvlm"}),
+            ],
+            weights,
+        ),
+    }
+
+
+def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, Any]:
+    """Train the three models and read every row; returns ``{"config", "rows", "seconds", ...}`` and writes it to
+    ``run_dir/bench-pixel.json``. Models go to ``run_dir/models/`` (started afresh)."""
+    t0 = time.perf_counter()
+    device = str(resolve_device(cfg.device))
+    cfg = replace(cfg, device=device)
+    run = Path(cfg.run_dir)
+    shutil.rmtree(run / "models", ignore_errors=True)
+    (run / "models").mkdir(parents=True, exist_ok=True)
+    log = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)
+
+    vision = cfg.vision
+    if cfg.tower:
+        ensure_tower(cfg.tower, cfg.tower_preset, progress=progress)
+        vision = resolve_vision(VisionConfig(path=cfg.tower, freeze=True))
+    train_spec = _split(cfg, cfg.train, "pixel-train", cfg.n_train, 21)
+    test_spec = _split(cfg, cfg.test, "pixel-test", cfg.n_test, 22)
+    test = test_spec.load(progress)
+    images = ImageCache()
+    models: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    for name, (model_cfg, tasks, weights) in _variants(cfg, vision).items():
+        log(f"training {name}")
+        summary = train(
+            TrainConfig(
+                run_dir=str(run / "models" / name),
+                train=train_spec,
+                tasks=tasks,
+                model=model_cfg,
+                seed=cfg.seed,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                max_steps=cfg.steps,
+                eval_every=0,
+                save_every=0,
+                loss_weights=weights,
+                device=device,
+            ),
+            progress=progress,
+        )
+        models[name] = load_model(summary["final_model"], device=device)
+        seconds[name] = summary["train_seconds"]
+
+    def caption(name: str, task, tokens: int) -> dict[str, float]:
+        model = models[name]
+        return evaluate_task(model, Collator.for_model(model), task, test, cfg.eval_items, tokens, images=images)
+
+    def refer_text(name: str) -> dict[str, float]:
+        return caption(name, ReferTask("cogvlm", query_first=True), 24)
+
+    pixel = models["pixelllm"]
+    collator = Collator.for_model(pixel)
+    narrate = NarrateTask(point_head=POINT)
+    narrations = evaluation_examples(test, narrate, cfg.eval_items)
+    if not narrations:
+        raise UserError(f"{test_spec.uri}: no localized narratives to test on")
+    trace = narrate.trace_score(span_outputs(pixel, collator, narrations, images, POINT), narrations)
+    refer_examples = evaluation_examples(test, ReferTask("cogvlm", query_first=True, box_head=BOX), cfg.eval_items)
+    outputs = prompt_head_outputs(pixel, collator, refer_examples, images, BOX)
+    regressed = grounding_metrics(regressed_boxes(outputs, refer_examples), [e.answer for e in refer_examples])
+
+    rows: list[dict[str, Any]] = []
+
+    def add(row: str, **values: Any) -> None:
+        rows.append({"row": row, **{k: values.get(k) for k in COLUMNS}})
+        log(f"{row}: " + ", ".join(f"{k} {format_value(values.get(k))}" for k in COLUMNS if values.get(k) is not None))
+
+    narr = caption("pixelllm", NarrateTask(), cfg.narrate_tokens)
+    add(
+        "PixelLLM: narration with per-word points",
+        trace_l2=trace["point_l2"],
+        trace_in_box=trace.get("in_box"),
+        narrate_METEOR=narr["METEOR"],
+        narrate_CIDEr=narr["CIDEr"],
+    )
+    text = refer_text("pixelllm")
+    add("PixelLLM: refer, box as text", refer_acc50=text["acc50"], refer_ciou=text["ciou"])
+    add("PixelLLM: refer, box regressed", refer_acc50=regressed["acc50"], refer_ciou=regressed["ciou"])
+    region = caption("pixelllm", RegionCaptionTask(), 24)
+    add(
+        "PixelLLM: region caption, location prompt encoder",
+        region_METEOR=region["METEOR"],
+        region_CIDEr=region["CIDEr"],
+    )
+    narr = caption("no_point_loss", NarrateTask(), cfg.narrate_tokens)
+    text = refer_text("no_point_loss")
+    add(
+        "without the point loss (captions, boxes as text)",
+        narrate_METEOR=narr["METEOR"],
+        narrate_CIDEr=narr["CIDEr"],
+        refer_acc50=text["acc50"],
+        refer_ciou=text["ciou"],
+    )
+    region = caption("box_as_text", RegionCaptionTask(box_as_text="cogvlm"), 24)
+    add("region caption, box written as text", region_METEOR=region["METEOR"], region_CIDEr=region["CIDEr"])
+
+    winner = "regression" if regressed["acc50"] > rows[1]["refer_acc50"] else "text"
+    result = {
+        "benchmark": "pixel",
+        "config": asdict(cfg),
+        "rows": rows,
+        "refer_winner": winner,
+        "refer_margin_acc50": round(abs(regressed["acc50"] - rows[1]["refer_acc50"]), 4),
+        "train_seconds": seconds,
+        "test": test_spec.uri,
+        "test_items": {"narrate": len(narrations), "refer": len(refer_examples)},
+        "seconds": round(time.perf_counter() - t0, 1),
+        "run_dir": str(run),
+    }
+    (run / "bench-pixel.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def format_pixel_table(result: dict[str, Any]) -> str:
+    title = (
+        f"PixelLLM bench on {result['test']} ({result['test_items']['narrate']} narratives, "
+        f"{result['test_items']['refer']} expressions); trace in normalised image units; "
+        f"{result['seconds'] / 60:.1f} min"
+    )
+    table = format_table(title, [(r["row"], {k: r[k] for k in COLUMNS}) for r in result["rows"]])
+    return f"{table}\nrefer: the box {result['refer_winner']} wins by {result['refer_margin_acc50']} Acc@0.5"
