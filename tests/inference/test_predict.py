@@ -105,3 +105,24 @@ def test_predict_batch_answers_each_query_as_predict_does_alone():
     # A query its task cannot take is refused before anything runs.
     with pytest.raises(ValueError, match="needs a box"):
         predict_module.predict_batch(model, [*queries, predict_module.Query(pictures[0], "region_caption")])
+
+
+def test_narrate_places_each_word_at_its_point_and_describe_captions_a_box(tmp_path, capsys):
+    from groundlm.models.config import HeadConfig
+
+    torch.manual_seed(0)
+    model = GroundedVLM(tiny_config(heads={"point": HeadConfig(kind="point", out_dim=2)}))
+    image = Image.new("RGB", (40, 20), (20, 120, 200))
+    out = groundlm.inference.predict(model, image, "narrate", max_new_tokens=8)
+    assert out["task"] == "narrate" and isinstance(out["words"], list)
+    assert [w["word"] for w in out["words"]] == out["text"].split()
+    assert all(0 <= w["point"][0] <= 40 and 0 <= w["point"][1] <= 20 for w in out["words"])
+    model.save_pretrained(tmp_path / "m")
+    image.save(tmp_path / "x.png")
+    base = ["predict", "--checkpoint", str(tmp_path / "m"), "--image", str(tmp_path / "x.png")]
+    assert cli.main([*base, "--task", "narrate", "--out", str(tmp_path / "o.png")]) == 0
+    assert json.loads(capsys.readouterr().out)["task"] == "narrate" and (tmp_path / "o.png").is_file()
+    assert cli.main([*base, "--task", "describe", "--box", "2", "2", "30", "18"]) == 0
+    assert json.loads(capsys.readouterr().out)["task"] == "region_caption"
+    assert cli.main([*base, "--task", "describe"]) == 2
+    assert "needs --box" in capsys.readouterr().err

@@ -225,7 +225,12 @@ def _build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="answer one query about one image")
     pr.add_argument("--checkpoint", required=True, help="a model directory (e.g. RUN/final)")
     pr.add_argument("--image", required=True)
-    pr.add_argument("--task", default="refer", choices=("refer", "region_caption", "pose", "depth"))
+    pr.add_argument(
+        "--task",
+        default="refer",
+        choices=("refer", "region_caption", "describe", "pose", "narrate", "depth"),
+        help="describe: region_caption (a caption of --box); narrate: a narration with each word at its point",
+    )
     pr.add_argument("--query", help="refer: the referring expression; pose: the person")
     pr.add_argument("--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="region_caption: pixels")
     pr.add_argument("--format", default="cogvlm", choices=formats.names(), help="box format the model writes")

@@ -161,10 +161,12 @@ def predict_command(
 
     if task == "depth":
         return predict_depth_command(checkpoint, image, out, device)
+    if task == "describe":
+        task = "region_caption"
     if task == "refer" and not query:
         raise UserError("refer needs --query TEXT")
     if task == "region_caption" and box is None:
-        raise UserError("region_caption needs --box X0 Y0 X1 Y1")
+        raise UserError("region_caption (describe) needs --box X0 Y0 X1 Y1")
     if task == "pose" and not query:
         raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
     picture = _read_image(image)

@@ -5,11 +5,13 @@ them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from groundlm import formats
@@ -20,15 +22,17 @@ from groundlm.inference.collate import Collator
 from groundlm.inference.generate import generate_texts
 from groundlm.inference.images import ImageCache
 from groundlm.inference.loader import load_model
+from groundlm.inference.points import span_outputs
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import PoseTask, ReferTask
-from groundlm.tasks.base import Example
+from groundlm.tasks.base import Example, SpanTargets
 from groundlm.tasks.pose import PoseItem
-from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
+from groundlm.tasks.prompts import NARRATE_PROMPTS, REGION_CAPTION_PROMPTS
 
 __all__ = ["PREDICT_TASKS", "AnswerOptions", "Query", "draw_overlay", "load_model", "predict", "predict_batch"]
 
-PREDICT_TASKS = ("refer", "region_caption", "pose")
+PREDICT_TASKS = ("refer", "region_caption", "pose", "narrate")
+POINT_HEAD = "point"  # the head a narrating model's words are read through (PixelLLM's point head)
 
 # Inference has no true head: the pose example's answer and teacher-forcing region are placeholders.
 _NO_HEAD = Head((0.0, 0.0, 1.0, 1.0), 0.0, 0.0, 0.0)
@@ -79,6 +83,8 @@ def query_example(q: Query, options: AnswerOptions) -> Example:
         if not q.query:
             raise ValueError('pose needs a query naming the person, e.g. "the person in the red shirt"')
         return PoseTask(reread=options.reread).example(sample, PoseItem(_NO_HEAD, (q.query,)), None)
+    if q.task == "narrate":
+        return Example("<image>" + NARRATE_PROMPTS[0], "", sample)
     raise ValueError(f"predict supports the tasks {', '.join(PREDICT_TASKS)}, not {q.task!r}")
 
 
@@ -116,7 +122,7 @@ def _answer_task(
         collator,
         examples,
         ImageCache(),
-        options.max_new_tokens or (48 if task == "pose" else 32),
+        options.max_new_tokens or {"pose": 48, "narrate": 96}.get(task, 32),
         options.num_beams,
         constrain=format if (options.constrain and task in ("refer", "pose")) else None,
         batch_size=batch_size,
@@ -140,7 +146,31 @@ def _answer_task(
             if task == "pose":
                 result["pose"] = dict(zip(("yaw", "pitch", "roll"), combined.pose)) if combined.pose else None
         out.append(result)
+    if task == "narrate" and POINT_HEAD in model.heads:
+        _place_words(model, collator, examples, out)
     return out
+
+
+def _place_words(model: GroundedVLM, collator: Collator, examples: list[Example], results: list[dict]) -> None:
+    """Each narration's words at the points the point head gives them (teacher-forced on the generated text):
+    ``result["words"]`` = ``[{"word", "point": [x, y] pixels}]``."""
+    spoken = []
+    for example, result in zip(examples, results):
+        spans = [m.span() for m in re.finditer(r"\S+", result["text"])]
+        target = SpanTargets(spans, np.zeros((len(spans), 2), dtype=np.float32))
+        spoken.append(replace(example, target=result["text"], targets={POINT_HEAD: target}))
+    read = span_outputs(model, collator, [e for e in spoken if e.target], ImageCache(), POINT_HEAD)
+    points = iter(read)
+    for example, result in zip(spoken, results):
+        if not example.target:
+            result["words"] = []
+            continue
+        w, h = example.sample.width, example.sample.height
+        result["words"] = [
+            {"word": result["text"][a:b], "point": [float(x) * w, float(y) * h]}
+            for (a, b), (x, y) in zip(example.targets[POINT_HEAD].spans, next(points))
+            if np.isfinite(x)
+        ]
 
 
 def predict(
@@ -158,7 +188,8 @@ def predict(
     query_first: bool = False,
 ) -> dict[str, Any]:
     """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption; ``pose``:
-    ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees. With sampled ``numeric``
+    ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees; ``narrate``: a narration, and with a
+    ``point`` head each word's point in pixels (``words``). With sampled ``numeric``
     decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers. The options are
     those of :class:`AnswerOptions`."""
     options = AnswerOptions(format, constrain, max_new_tokens, num_beams, numeric, reread, query_first)
@@ -176,5 +207,10 @@ def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -
 
         x0, y0, x1, y1 = result["box"]
         draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), pose["yaw"], pose["pitch"], pose["roll"], (x1 - x0))
-    draw.text((4, 4), result["text"][:80], fill=(255, 255, 0))
+    for word in result.get("words", []):
+        x, y = word["point"]
+        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(255, 40, 40))
+        draw.text((x + 3, y - 5), word["word"], fill=(255, 255, 0))
+    if not result.get("words"):
+        draw.text((4, 4), result["text"][:80], fill=(255, 255, 0))
     canvas.save(path)
