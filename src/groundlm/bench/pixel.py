@@ -74,12 +74,14 @@ class PixelBenchConfig:
     tower_preset: str = "quick"
     vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
     language: LanguageConfig = field(default_factory=_quick_language)
-    steps: int = 900
+    steps: int = 500
     batch_size: int = 32
     lr: float = 1e-3
     point_weight: float = 0.1
     eval_items: int = 100
-    narrate_tokens: int = 96
+    narrate_tokens: int = 64
+    # Narrate the first utterances only (None: whole narratives): on a CPU the longest targets set every step's cost.
+    utterances: int | None = 2
     seed: int = 0
     device: str | None = None
 
@@ -97,6 +99,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
         steps=8000,
         eval_items=500,
+        utterances=None,
+        narrate_tokens=160,
     ),
 }
 
@@ -124,7 +128,7 @@ def _variants(cfg: PixelBenchConfig, vision: VisionConfig) -> dict[str, tuple[VL
         "pixelllm": (
             replace(base, heads=heads),
             [
-                TaskSpec("narrate", options={"point_head": POINT}),
+                TaskSpec("narrate", options={"point_head": POINT, "utterances": cfg.utterances}),
                 TaskSpec("refer", options={**refer, "box_head": BOX}),
                 TaskSpec("region_caption"),
             ],
@@ -132,13 +136,17 @@ def _variants(cfg: PixelBenchConfig, vision: VisionConfig) -> dict[str, tuple[VL
         ),
         "no_point_loss": (
             base,
-            [TaskSpec("narrate"), TaskSpec("refer", options=refer), TaskSpec("region_caption")],
+            [
+                TaskSpec("narrate", options={"utterances": cfg.utterances}),
+                TaskSpec("refer", options=refer),
+                TaskSpec("region_caption"),
+            ],
             {"lm": 1.0},
         ),
         "box_as_text": (
             replace(base, heads=heads),
             [
-                TaskSpec("narrate", options={"point_head": POINT}),
+                TaskSpec("narrate", options={"point_head": POINT, "utterances": cfg.utterances}),
                 TaskSpec("refer", options={**refer, "box_head": BOX}),
                 TaskSpec("region_caption", options={"box_as_text": "cogvlm"}),
             ],
@@ -199,7 +207,7 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
 
     pixel = models["pixelllm"]
     collator = Collator.for_model(pixel)
-    narrate = NarrateTask(point_head=POINT)
+    narrate = NarrateTask(point_head=POINT, utterances=cfg.utterances)
     narrations = evaluation_examples(test, narrate, cfg.eval_items)
     if not narrations:
         raise UserError(f"{test_spec.uri}: no localized narratives to test on")
@@ -214,7 +222,7 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
         rows.append({"row": row, **{k: values.get(k) for k in COLUMNS}})
         log(f"{row}: " + ", ".join(f"{k} {format_value(values.get(k))}" for k in COLUMNS if values.get(k) is not None))
 
-    narr = caption("pixelllm", NarrateTask(), cfg.narrate_tokens)
+    narr = caption("pixelllm", NarrateTask(utterances=cfg.utterances), cfg.narrate_tokens)
     add(
         "PixelLLM: narration with per-word points",
         trace_l2=trace["point_l2"],
@@ -231,7 +239,7 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
         region_METEOR=region["METEOR"],
         region_CIDEr=region["CIDEr"],
     )
-    narr = caption("no_point_loss", NarrateTask(), cfg.narrate_tokens)
+    narr = caption("no_point_loss", NarrateTask(utterances=cfg.utterances), cfg.narrate_tokens)
     text = refer_text("no_point_loss")
     add(
         "without the point loss (captions, boxes as text)",

@@ -56,15 +56,20 @@ def narrative_text(
 class NarrateTask(Task):
     name = "narrate"
 
-    def __init__(self, point_head: str | None = None) -> None:
-        """``point_head``: the head (``model.heads``, kind ``point``, ``out_dim: 2``) trained on each word's point."""
+    def __init__(self, point_head: str | None = None, utterances: int | None = None) -> None:
+        """``point_head``: the head (``model.heads``, kind ``point``, ``out_dim: 2``) trained on each word's point;
+        ``utterances``: narrate only the first ones (shorter targets; None: all)."""
         self.point_head = point_head
+        self.utterances = utterances
+
+    def _narrative(self, sample: Sample) -> list[Utterance]:
+        return sample.narrative[: self.utterances] if self.utterances else sample.narrative
 
     def items(self, sample: Sample) -> list[int]:
         return [0] if sample.narrative else []
 
     def example(self, sample: Sample, item: int, rng: np.random.Generator | None) -> Example:
-        text, spans, points, _ = narrative_text(sample.narrative)
+        text, spans, points, _ = narrative_text(self._narrative(sample))
         targets = {}
         if self.point_head:
             kept = [(s, p) for s, p in zip(spans, points) if p is not None]
@@ -73,11 +78,10 @@ class NarrateTask(Task):
         prompt = "<image>" + pick(NARRATE_PROMPTS, rng)
         return Example(prompt, text, sample, answer=[text], targets=targets)
 
-    @staticmethod
-    def word_boxes(sample: Sample) -> list[tuple[float, float, float, float] | None]:
+    def word_boxes(self, sample: Sample) -> list[tuple[float, float, float, float] | None]:
         """For each word with a point (the rows of the point targets), the normalised box of the object its
         utterance describes, or None."""
-        _, _, points, regions = narrative_text(sample.narrative)
+        _, _, points, regions = narrative_text(self._narrative(sample))
         w, h = sample.width, sample.height
         out = []
         for p, r in zip(points, regions):
