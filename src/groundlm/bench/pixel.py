@@ -230,7 +230,7 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
         narrate_METEOR=narr["METEOR"],
         narrate_CIDEr=narr["CIDEr"],
     )
-    text = refer_text("pixelllm")
+    text = by_text = refer_text("pixelllm")
     add("PixelLLM: refer, box as text", refer_acc50=text["acc50"], refer_ciou=text["ciou"])
     add("PixelLLM: refer, box regressed", refer_acc50=regressed["acc50"], refer_ciou=regressed["ciou"])
     region = caption("pixelllm", RegionCaptionTask(), 24)
@@ -251,13 +251,13 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
     region = caption("box_as_text", RegionCaptionTask(box_as_text="cogvlm"), 24)
     add("region caption, box written as text", region_METEOR=region["METEOR"], region_CIDEr=region["CIDEr"])
 
-    winner = "regression" if regressed["acc50"] > rows[1]["refer_acc50"] else "text"
+    winner = "regression" if regressed["acc50"] > by_text["acc50"] else "text"
     result = {
         "benchmark": "pixel",
         "config": asdict(cfg),
         "rows": rows,
         "refer_winner": winner,
-        "refer_margin_acc50": round(abs(regressed["acc50"] - rows[1]["refer_acc50"]), 4),
+        "refer_margin_acc50": round(abs(regressed["acc50"] - by_text["acc50"]), 4),
         "train_seconds": seconds,
         "test": test_spec.uri,
         "test_items": {"narrate": len(narrations), "refer": len(refer_examples)},
