@@ -74,7 +74,7 @@ class PixelBenchConfig:
     tower_preset: str = "quick"
     vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
     language: LanguageConfig = field(default_factory=_quick_language)
-    steps: int = 400
+    steps: int = 1200
     batch_size: int = 32
     lr: float = 1e-3
     point_weight: float = 0.1
