@@ -191,6 +191,8 @@ def create_app(
         image = fields["image"]
         if spec.needs == "box":
             query = Query(image, task, None, check_box(fields["box"], *image.size))
+        elif spec.needs == "image":
+            query = Query(image, task, None)
         else:
             query = Query(image, task, fields["query"])
         options = service.options(task, fields["constrain"], fields["numeric"])

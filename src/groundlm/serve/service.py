@@ -22,7 +22,7 @@ class TaskSpec:
     """What a task takes and gives, for the API's ``/api/tasks`` and the web page."""
 
     name: str
-    needs: str  # "query" (text) or "box" (pixels x0 y0 x1 y1)
+    needs: str  # "query" (text), "box" (pixels x0 y0 x1 y1) or "image" (the picture alone)
     summary: str
     numeric: bool  # whether its answers hold numbers that numeric decoding can combine
 
@@ -33,6 +33,7 @@ TASK_SPECS = {
         "pose", "query", "a person named in, their head box (pixels) and yaw, pitch, roll (degrees) out", True
     ),
     "region_caption": TaskSpec("region_caption", "box", "a box in (pixels), a caption of that region out", False),
+    "narrate": TaskSpec("narrate", "image", "a narration of the picture, each word at its point (pixels)", False),
 }
 assert set(TASK_SPECS) == set(PREDICT_TASKS), "every task that predict answers has a spec"
 
