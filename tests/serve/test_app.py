@@ -65,8 +65,8 @@ def test_every_task_answers_in_pixels_and_degrees(server):
     assert set(answer["pose"]) == {"yaw", "pitch", "roll"} and (answer["axes"] is None) == (answer["box"] is None)
     sampled = ask(url, "pose", query="the person", numeric="median", samples="3").json()
     assert len(sampled["texts"]) == 3 and sampled["numeric"] == "median"
-    narration = ask(url, "narrate")  # the picture alone
-    assert narration.status_code == 200 and narration.json()["task"] == "narrate", narration.text
+    # A task the model was not trained on is not offered (this model's tasks.json has no narrate).
+    assert ask(url, "narrate").status_code == 404
 
 
 def test_pose_axes_are_the_rotated_frame_drawn_from_the_box_centre():
