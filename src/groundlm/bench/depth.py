@@ -19,7 +19,6 @@ uses it and never saw the test domain. Columns: AbsRel, RMSE (m), log10, δ1, δ
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
@@ -29,15 +28,14 @@ from typing import Any
 import torch
 
 from groundlm.baselines.depth_cnn import DepthCNN, DepthCNNConfig, MeanDepthMap, TowerDepth
+from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
 from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference.loader import is_model_dir, load_model
-from groundlm.models.backbones import resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.models.depth_lm import DepthLM, DepthLMConfig
-from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks.depth import DepthBatcher
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.depth import evaluate_depth, fit_depth, with_depth
@@ -61,12 +59,6 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def _quick_language() -> LanguageConfig:
-    return LanguageConfig(
-        kind="llama", hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, max_positions=256
-    )
-
-
 @dataclass
 class DepthBenchConfig:
     run_dir: str = "runs/bench-depth"
@@ -84,7 +76,7 @@ class DepthBenchConfig:
     shot_rows: tuple[str, ...] = ("llm-mde", "cnn", "floor")
     tower: str | None = "runs/towers/quick"  # built with tower_preset when missing; None: model.vision from scratch
     tower_preset: str = "quick"
-    language: LanguageConfig = field(default_factory=_quick_language)
+    language: LanguageConfig = field(default_factory=quick_language)
     # The pretrained LM: a groundlm model directory (its LM is taken) or a transformers LM directory; None
     # pretrains one with the project's trainer (region captions and referring expressions on the source data).
     lm: str | None = None
@@ -190,15 +182,9 @@ def run_depth_bench(cfg: DepthBenchConfig, progress: bool = True) -> dict[str, A
     t0 = time.perf_counter()
     device = str(resolve_device(cfg.device))
     cfg = replace(cfg, device=device)
-    run = Path(cfg.run_dir)
-    shutil.rmtree(run / "models", ignore_errors=True)
-    (run / "models").mkdir(parents=True, exist_ok=True)
-    log = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)
-
-    vision = cfg.model.vision
-    if cfg.tower:
-        ensure_tower(cfg.tower, cfg.tower_preset, progress=progress)
-        vision = resolve_vision(VisionConfig(path=cfg.tower, freeze=True))
+    run = fresh_run(cfg.run_dir)
+    log = progress_log(progress)
+    vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.model.vision, progress=progress)
     if cfg.train:
         source = [SplitSpec(cfg.train)]
     else:

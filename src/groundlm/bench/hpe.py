@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ from groundlm import data
 from groundlm.adapters.lora import LoraSpec
 from groundlm.adapters.merge import merge_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
+from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
 from groundlm.data.show import draw_pose_axes
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
@@ -39,10 +39,8 @@ from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
 from groundlm.inference import Collator, ImageCache, load_model, predict_examples
 from groundlm.metrics.pose import pose_metrics
-from groundlm.models.backbones import resolve_vision
-from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
+from groundlm.models.config import LanguageConfig, VLMConfig
 from groundlm.models.vlm import GroundedVLM
-from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
@@ -54,12 +52,7 @@ COLUMNS = ("yaw", "pitch", "roll", "mae", "invalid", "blended", "head_acc50", "g
 
 def _quick_model() -> VLMConfig:
     """The quick VLM: the pretrained tower (``HpeBenchConfig.tower``, filled in at run time) and a small Llama."""
-    return VLMConfig(
-        language=LanguageConfig(
-            kind="llama", hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, max_positions=256
-        ),
-        patch_position="sincos",
-    )
+    return VLMConfig(language=quick_language(), patch_position="sincos")
 
 
 @dataclass
@@ -236,16 +229,10 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     t0 = time.perf_counter()
     device = str(resolve_device(cfg.device))
     cfg = replace(cfg, device=device)
-    run = Path(cfg.run_dir)
-    shutil.rmtree(run / "models", ignore_errors=True)
-    shutil.rmtree(run / "pictures", ignore_errors=True)
-    (run / "models").mkdir(parents=True, exist_ok=True)
-    log = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)
-
-    if cfg.tower:
-        ensure_tower(cfg.tower, cfg.tower_preset, progress=progress)
-        vision = resolve_vision(VisionConfig(path=cfg.tower, freeze=cfg.freeze_tower))
-        cfg = replace(cfg, model=replace(cfg.model, vision=vision))
+    run = fresh_run(cfg.run_dir, "pictures")
+    log = progress_log(progress)
+    vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.model.vision, cfg.freeze_tower, progress)
+    cfg = replace(cfg, model=replace(cfg.model, vision=vision))
     train_spec = _split(cfg, cfg.train, "train", "headshot", cfg.n_train, cfg.seed)
     test_spec = _split(cfg, cfg.test, "test", "headshot-dusk", cfg.n_test, cfg.seed + 1)
     ground_spec = SplitSpec(cfg.grounding) if cfg.grounding else train_spec

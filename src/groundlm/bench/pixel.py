@@ -20,21 +20,19 @@ saw it. Every number comes from this run.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference import Collator, ImageCache, load_model
 from groundlm.inference.points import prompt_head_outputs, regressed_boxes, span_outputs
 from groundlm.metrics import grounding_metrics
-from groundlm.models.backbones import resolve_vision
 from groundlm.models.config import HeadConfig, LanguageConfig, VisionConfig, VLMConfig
-from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import NarrateTask, ReferTask, RegionCaptionTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.evaluate import evaluate_task
@@ -54,12 +52,6 @@ COLUMNS = (
 POINT, BOX = "point", "box"
 
 
-def _quick_language() -> LanguageConfig:
-    return LanguageConfig(
-        kind="llama", hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, max_positions=512
-    )
-
-
 @dataclass
 class PixelBenchConfig:
     run_dir: str = "runs/bench-pixel"
@@ -73,7 +65,7 @@ class PixelBenchConfig:
     tower: str | None = "runs/towers/quick"
     tower_preset: str = "quick"
     vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
-    language: LanguageConfig = field(default_factory=_quick_language)
+    language: LanguageConfig = field(default_factory=lambda: quick_language(max_positions=512))
     steps: int = 1200
     batch_size: int = 32
     lr: float = 1e-3
@@ -161,15 +153,9 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
     t0 = time.perf_counter()
     device = str(resolve_device(cfg.device))
     cfg = replace(cfg, device=device)
-    run = Path(cfg.run_dir)
-    shutil.rmtree(run / "models", ignore_errors=True)
-    (run / "models").mkdir(parents=True, exist_ok=True)
-    log = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)
-
-    vision = cfg.vision
-    if cfg.tower:
-        ensure_tower(cfg.tower, cfg.tower_preset, progress=progress)
-        vision = resolve_vision(VisionConfig(path=cfg.tower, freeze=True))
+    run = fresh_run(cfg.run_dir)
+    log = progress_log(progress)
+    vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.vision, progress=progress)
     train_spec = _split(cfg, cfg.train, "pixel-train", cfg.n_train, 21)
     test_spec = _split(cfg, cfg.test, "pixel-test", cfg.n_test, 22)
     test = test_spec.load(progress)

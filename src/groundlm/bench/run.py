@@ -1,0 +1,44 @@
+"""What every training bench does first: a run directory whose ``models/`` starts empty, a progress log, the
+pretrained vision tower (built when missing), and the quick language model the CPU presets share."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from groundlm.models.backbones import resolve_vision
+from groundlm.models.config import LanguageConfig, VisionConfig
+from groundlm.pretrain.tower import ensure_tower
+
+
+def quick_language(max_positions: int = 256) -> LanguageConfig:
+    """The CPU presets' Llama: 192 wide, 3 layers, 4 heads, MLP 384."""
+    return LanguageConfig(
+        kind="llama", hidden_size=192, num_layers=3, num_heads=4, intermediate_size=384, max_positions=max_positions
+    )
+
+
+def fresh_run(run_dir: str | Path, *clear: str) -> Path:
+    """``run_dir`` with ``models/`` (and each folder in ``clear``) removed and ``models/`` made anew."""
+    run = Path(run_dir)
+    for name in ("models", *clear):
+        shutil.rmtree(run / name, ignore_errors=True)
+    (run / "models").mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def progress_log(progress: bool) -> Callable[[str], None]:
+    """A line printer (flushed) when ``progress``, else a no-op."""
+    return (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)
+
+
+def tower_vision(
+    tower: str | None, preset: str, fallback: VisionConfig, freeze: bool = True, progress: bool = True
+) -> VisionConfig:
+    """The vision config of the pretrained ``tower`` directory (pretrained with ``preset`` first when missing), or
+    ``fallback`` when ``tower`` is None."""
+    if not tower:
+        return fallback
+    ensure_tower(tower, preset, progress=progress)
+    return resolve_vision(VisionConfig(path=tower, freeze=freeze))
