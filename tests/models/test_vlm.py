@@ -31,7 +31,7 @@ def test_every_backbone_pair_trains(vision, language):
 
 def test_visual_features_replace_placeholders(tiny_model):
     ids, _mask, pixels, _ = _inputs(tiny_model, batch=1)
-    embeds = tiny_model.embed(ids, pixels)
+    embeds, _ = tiny_model.embed(ids, pixels)
     feats = tiny_model.projector(tiny_model.vision(pixels))
     n = tiny_model.image_tokens
     assert torch.allclose(embeds[0, :n], feats[0])

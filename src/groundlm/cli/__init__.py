@@ -17,6 +17,7 @@ from groundlm.cli.bench import (
     bench_depth_command,
     bench_hpe_command,
     bench_pixel_command,
+    bench_region_command,
     bench_serve_command,
     bench_speed_command,
     bench_train_command,
@@ -39,6 +40,22 @@ from groundlm.cli.commands import (
 )
 from groundlm.errors import UserError, is_user_error
 from groundlm.evaluation import TASKS, Options
+
+
+def _method_bench(bsub, name: str, help: str) -> argparse.ArgumentParser:
+    """A method's bench: presets (``--quick`` for 2 CPU cores, ``full`` for a GPU), data, tower, device, JSON."""
+    parser = bsub.add_parser(name, help=help)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", const="quick", dest="preset", help="2 CPU cores, <30 min")
+    size.add_argument("--preset", choices=("quick", "full"), help="sizes (default: full, for a GPU)")
+    parser.set_defaults(preset="full")
+    parser.add_argument("--json", default=None, metavar="FILE")
+    parser.add_argument("--run-dir", default=None, help=f"default runs/bench-{name}")
+    parser.add_argument("--train", default=None, metavar="URI", help="training data (default: SpatialWorld portrait)")
+    parser.add_argument("--test", default=None, metavar="URI", help="test data (default: held-out portrait images)")
+    parser.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
+    parser.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
+    return parser
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -161,17 +178,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
     bp.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
 
-    bx = bsub.add_parser("pixel", help="PixelLLM: per-word points, refer by text vs regression, location prompts")
-    xsize = bx.add_mutually_exclusive_group()
-    xsize.add_argument("--quick", action="store_const", const="quick", dest="preset", help="2 CPU cores, <30 min")
-    xsize.add_argument("--preset", choices=("quick", "full"), help="sizes (default: full, for a GPU)")
-    bx.set_defaults(preset="full")
-    bx.add_argument("--json", default=None, metavar="FILE")
-    bx.add_argument("--run-dir", default=None, help="default runs/bench-pixel")
-    bx.add_argument("--train", default=None, metavar="URI", help="training data (default: SpatialWorld portrait)")
-    bx.add_argument("--test", default=None, metavar="URI", help="test data (default: held-out portrait images)")
-    bx.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
-    bx.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
+    bx = _method_bench(bsub, "pixel", "PixelLLM: per-word points, refer by text vs regression, location prompts")
+    br = _method_bench(bsub, "region", "DynRefer: 1 view, fixed, random and pHash-selected views, tasks, baseline")
 
     bt = bsub.add_parser("train", help="the trainer end to end against the model step alone, same batches")
     bt.add_argument("--config", default="configs/refer-quick.yaml")
@@ -289,6 +297,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bx.set_defaults(
         handler=lambda a: bench_pixel_command(
+            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device)
+        )
+    )
+    br.set_defaults(
+        handler=lambda a: bench_region_command(
             a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device)
         )
     )

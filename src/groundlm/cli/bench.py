@@ -126,6 +126,30 @@ def bench_depth_command(
     return format_depth_tables(result) + f"\nrun directory: {result['run_dir']} (bench-depth.json, models/)"
 
 
+def _method_bench(
+    module: str,
+    preset_name: str,
+    json_path: str | None,
+    run_dir: str | None,
+    train: str | None,
+    test: str | None,
+    tower: str | None,
+    device: str | None,
+) -> str:
+    """Run ``groundlm.bench.<module>``'s bench at a preset (its ``preset``, ``run_<module>_bench`` and
+    ``format_<module>_table``), write the JSON, and return the table."""
+    import importlib
+
+    bench = importlib.import_module(f"groundlm.bench.{module}")
+    if tower is not None and not Path(tower).is_dir():
+        raise UserError(f"--tower {tower}: no such directory")
+    cfg = bench.preset(preset_name, run_dir=run_dir, train=train, test=test, tower=tower, device=device)
+    result = getattr(bench, f"run_{module}_bench")(cfg)
+    write_json(json_path, result)
+    table = getattr(bench, f"format_{module}_table")(result)
+    return table + f"\nrun directory: {result['run_dir']} (bench-{module}.json, models/)"
+
+
 def bench_pixel_command(
     preset_name: str,
     json_path: str | None,
@@ -135,13 +159,19 @@ def bench_pixel_command(
     tower: str | None,
     device: str | None,
 ) -> str:
-    from groundlm.bench.pixel import format_pixel_table, preset, run_pixel_bench
+    return _method_bench("pixel", preset_name, json_path, run_dir, train, test, tower, device)
 
-    if tower is not None and not Path(tower).is_dir():
-        raise UserError(f"--tower {tower}: no such directory")
-    result = run_pixel_bench(preset(preset_name, run_dir=run_dir, train=train, test=test, tower=tower, device=device))
-    write_json(json_path, result)
-    return format_pixel_table(result) + f"\nrun directory: {result['run_dir']} (bench-pixel.json, models/)"
+
+def bench_region_command(
+    preset_name: str,
+    json_path: str | None,
+    run_dir: str | None,
+    train: str | None,
+    test: str | None,
+    tower: str | None,
+    device: str | None,
+) -> str:
+    return _method_bench("region", preset_name, json_path, run_dir, train, test, tower, device)
 
 
 def bench_train_command(

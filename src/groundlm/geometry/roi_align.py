@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+_GATHER_ELEMENTS = 1 << 25  # feature elements gathered per grid_sample call (128 MB in float32)
+
 
 def _to_rois(boxes: Tensor | list[Tensor], dtype: torch.dtype, device: torch.device) -> Tensor:
     """``Tensor[K, 5]`` (batch index, x0, y0, x1, y1) from either that or a list of per-image ``Tensor[L, 4]``."""
@@ -95,24 +97,31 @@ def roi_align(
         grid_w = torch.ceil(size_w / pw).long()
 
     batch_index = rois[:, 0].long()
-    # One grid_sample call per (image, sampling grid) group: the grid shape must be uniform within a call.
-    keys = torch.stack([batch_index, grid_h, grid_w], dim=1)
-    for b, gh, gw in torch.unique(keys, dim=0).tolist():
-        if not 0 <= b < n:
-            raise ValueError(f"box batch index {b} is out of range for {n} feature maps")
+    bad = (batch_index < 0) | (batch_index >= n)
+    if bad.any():
+        raise ValueError(f"box batch index {int(batch_index[bad][0])} is out of range for {n} feature maps")
+    # One batched grid_sample per sampling-grid shape (the grid must be uniform within a call), each box reading its
+    # own image's map; boxes go in chunks so that the gathered maps stay within _GATHER_ELEMENTS.
+    keys = torch.stack([grid_h, grid_w], dim=1)
+    chunk = max(1, _GATHER_ELEMENTS // max(c * h * w, 1))
+    done, parts = [], []
+    for gh, gw in torch.unique(keys, dim=0).tolist():
         if gh <= 0 or gw <= 0:
             continue
-        idx = torch.nonzero((keys == keys.new_tensor([b, gh, gw])).all(1)).squeeze(1)
-        ys = _sample_coords(start_y[idx], size_h[idx], ph, gh)  # [k, ph*gh]
-        xs = _sample_coords(start_x[idx], size_w[idx], pw, gw)  # [k, pw*gw]
-        gy, vy = _grid_axis(ys, h)
-        gx, vx = _grid_axis(xs, w)
-        k = idx.numel()
-        grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)  # [k, ph*gh, pw*gw, 2]
-        grid = grid.reshape(1, k * ph * gh, pw * gw, 2)
-        sampled = F.grid_sample(features[b : b + 1], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        sampled = sampled.reshape(c, k, ph * gh, pw * gw).permute(1, 0, 2, 3)
-        mask = (vy[:, :, None] & vx[:, None, :]).to(sampled.dtype)[:, None]
-        pooled = (sampled * mask).reshape(k, c, ph, gh, pw, gw).mean(dim=(3, 5))
-        out = out.index_copy(0, idx, pooled)
+        group = torch.nonzero((keys == keys.new_tensor([gh, gw])).all(1)).squeeze(1)
+        for idx in group.split(chunk):
+            ys = _sample_coords(start_y[idx], size_h[idx], ph, gh)  # [k, ph*gh]
+            xs = _sample_coords(start_x[idx], size_w[idx], pw, gw)  # [k, pw*gw]
+            gy, vy = _grid_axis(ys, h)
+            gx, vx = _grid_axis(xs, w)
+            k = idx.numel()
+            grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)  # [k, ph*gh, pw*gw, 2]
+            sampled = F.grid_sample(
+                features[batch_index[idx]], grid, mode="bilinear", padding_mode="zeros", align_corners=False
+            )  # [k, c, ph*gh, pw*gw]
+            mask = (vy[:, :, None] & vx[:, None, :]).to(sampled.dtype)[:, None]
+            parts.append((sampled * mask).reshape(k, c, ph, gh, pw, gw).mean(dim=(3, 5)))
+            done.append(idx)
+    if parts:
+        out = out.index_copy(0, torch.cat(done), torch.cat(parts))
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
+from groundlm.inference.views import ViewPolicy
 from groundlm.models.backbones import pixel_values
 from groundlm.models.losses import IGNORE
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, left_padded
@@ -46,6 +47,10 @@ class Collator:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     max_length: int = 512
+    # A multi-view region encoder's inputs (DynRefer; docs in groundlm.inference.views): views per region (0: none)
+    # and how inference picks them, the size of the image views are cut from, the tag vocabulary, and whether
+    # batches carry the captions the region-text contrast reads.
+    views: ViewPolicy | None = None
 
     @classmethod
     def for_model(cls, model) -> Collator:
@@ -57,6 +62,7 @@ class Collator:
             model.region_tokens,
             tuple(model.config.vision.image_mean),
             tuple(model.config.vision.image_std),
+            views=ViewPolicy.for_config(model.config),
         )
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
@@ -102,6 +108,9 @@ class Collator:
         targets = self._head_targets(examples, batch["input_ids"], prompt_lengths)
         if targets:
             batch["head_targets"] = targets
+        if self.views is not None:
+            batch.update(self.views.inputs(examples, images, self.mean, self.std, training=True))
+            batch.update(self.views.targets(examples, tok))
         return batch
 
     def _head_targets(
@@ -167,12 +176,15 @@ class Collator:
             for ex in examples
         ]
         input_ids, attention_mask = left_padded(rows, tok.pad_token_id)
-        return {
+        batch = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "pixel_values": torch.stack([self.pixels(im) for im in images]),
             "region_boxes": [self._boxes(ex) for ex in examples],
         }
+        if self.views is not None:
+            batch.update(self.views.inputs(examples, images, self.mean, self.std, training=False))
+        return batch
 
 
 def _rows(name: str, value) -> torch.Tensor:

@@ -188,6 +188,8 @@ def _generate(
                 samples=samples,
                 temperature=temperature,
                 sample=sample,
+                region_views=batch.get("region_views"),
+                view_pixels=batch.get("view_pixels"),
             )
             out += model.tokenizer.batch_decode(ids, skip_special_tokens=True)
     return out

@@ -65,6 +65,36 @@ class HeadConfig:
 
 
 @dataclass
+class ViewsConfig:
+    """DynRefer's multi-view region encoder (``region_encoder: dynrefer``, :mod:`groundlm.models.multiview`).
+
+    A region is seen in ``n`` views ``b_t = (1 - t) b + t B`` (``t = 0``, the region alone, always first), each
+    re-encoded by the tower at its input size from the image at ``source_size`` pixels (None: the model's input
+    size). Training draws the ``n - 1`` context views at random; inference picks them by ``inference``:
+    ``selected`` (pHash, :func:`groundlm.geometry.views.select_views`), ``fixed`` (``fixed``, a task prior) or
+    ``random`` (a draw seeded by the region). Each view gives a ``roi_grid x roi_grid`` RoI-Align of the region plus
+    its mean-pooled token; views are aligned to the region (``align``), fused, and ``queries`` learned queries read
+    them (``layers`` cross-attention blocks) into the region tokens. ``tags`` names the tag decoder's vocabulary
+    (empty: no tag decoder); ``contrastive`` adds the region-text decoder."""
+
+    n: int = 3
+    inference: str = "selected"
+    fixed: tuple[float, ...] = (0.4, 0.8)
+    source_size: int | None = None
+    roi_grid: int = 4
+    align: bool = True
+    queries: int = 8
+    width: int = 256
+    layers: int = 2
+    tags: tuple[str, ...] = ()
+    contrastive: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ViewsConfig:
+        return _build(cls, data)
+
+
+@dataclass
 class VLMConfig:
     """Vision tower -> MLP projector -> language model; regions turned into ``<region>`` tokens by the region
     encoder named ``region_encoder`` (:mod:`groundlm.models.region`; ``roi``: RoI-Align to ``region_grid**2``
@@ -77,6 +107,7 @@ class VLMConfig:
     region_grid: int = 2
     region_encoder: str = "roi"
     heads: dict[str, HeadConfig] = field(default_factory=dict)
+    views: ViewsConfig = field(default_factory=ViewsConfig)  # for region_encoder: dynrefer
     # "sincos": add a fixed 2-D sine-cosine code of each patch's grid position (RMS 1, times a learned scale) to
     # the projected patch features; helps towers trained from scratch, whose position embeddings start random.
     patch_position: str = "none"
@@ -94,7 +125,8 @@ class VLMConfig:
             vision=_build(VisionConfig, data.get("vision", {})),
             language=_build(LanguageConfig, data.get("language", {})),
             heads={name: h if isinstance(h, HeadConfig) else HeadConfig.from_dict(h) for name, h in heads.items()},
-            **{k: v for k, v in data.items() if k not in ("vision", "language", "heads")},
+            views=views if isinstance(views := data.get("views", {}), ViewsConfig) else _build(ViewsConfig, views),
+            **{k: v for k, v in data.items() if k not in ("vision", "language", "heads", "views")},
         )
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from groundlm.models.config import VLMConfig
+from groundlm.models.query_attention import QueryAttention
 from groundlm.models.region import register_region_encoder
 
 
@@ -52,9 +53,7 @@ class LocationPromptEncoder(nn.Module):
         self.types = nn.Embedding(3, width)  # 0: box top-left corner, 1: box bottom-right corner, 2: point
         self.image_proj = nn.Linear(vision_hidden, width)
         self.queries = nn.Parameter(0.02 * torch.randn(tokens, width))
-        self.norm_q, self.norm_kv, self.norm_mlp = nn.LayerNorm(width), nn.LayerNorm(width), nn.LayerNorm(width)
-        self.attend = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+        self.read = QueryAttention(width, heads)
         self.out = nn.Linear(width, lm_width)
 
     @property
@@ -75,6 +74,7 @@ class LocationPromptEncoder(nn.Module):
         boxes: list[torch.Tensor],
         image_size: int,
         pixels: torch.Tensor | None = None,
+        **_: object,
     ) -> torch.Tensor:
         out = []
         for feats, bx in zip(patch_features, boxes):
@@ -82,11 +82,8 @@ class LocationPromptEncoder(nn.Module):
                 continue
             prompt = self.prompt_tokens(bx.to(feats.dtype), image_size)  # [R, 2, W]
             image = self.image_proj(feats)[None].expand(len(bx), -1, -1)  # [R, N, W]
-            context = self.norm_kv(torch.cat([prompt, image], 1))
             q = self.queries[None].expand(len(bx), -1, -1)
-            x = q + self.attend(self.norm_q(q), context, context, need_weights=False)[0]
-            x = x + self.mlp(self.norm_mlp(x))
-            out.append(self.out(x))
+            out.append(self.out(self.read(q, torch.cat([prompt, image], 1))))
         if not out:
             return patch_features.new_zeros(0, self.tokens, self.out.out_features)
         return torch.cat(out)

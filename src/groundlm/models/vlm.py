@@ -26,12 +26,13 @@ from transformers.utils import ModelOutput
 
 from groundlm.adapters.lora import LoraSpec, attach_lora
 from groundlm.errors import InternalError
-from groundlm.models import location_prompt  # noqa: F401  (registers the region encoder location_prompt)
+from groundlm.models import location_prompt, multiview  # noqa: F401  (register region encoders)
 from groundlm.models.backbones import build_language, build_vision, resolve_vision
 from groundlm.models.config import VLMConfig
 from groundlm.models.heads import build_head
 from groundlm.models.losses import regression_loss_sum, target_rows, target_tokens, token_loss_sum
 from groundlm.models.region import build_region_encoder
+from groundlm.models.region_decoders import RegionDecoders
 from groundlm.models.state import tied_once
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, load_tokenizer
 
@@ -126,10 +127,40 @@ class GroundedVLM(nn.Module):
         maps last hidden states ``[..., width]`` to its outputs. Heads in ``config.heads`` are built already."""
         self.heads[name] = head
 
+    @property
+    def region_decoders(self) -> RegionDecoders | None:
+        """The region encoder's tag and region-text decoders (DynRefer), when it has them."""
+        return getattr(self.region_encoder, "decoders", None)
+
+    @property
+    def region_loss_names(self) -> list[str]:
+        """The region decoders' losses (``tag``, ``rtc``) this model has."""
+        decoders = self.region_decoders
+        return decoders.loss_names if decoders is not None else []
+
+    @property
+    def loss_names(self) -> list[str]:
+        """The named losses ``forward`` can return: ``lm``, one per head, and the region decoders'."""
+        return ["lm", *self.config.heads, *self.region_loss_names]
+
+    def _tower(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The tower's patch features; without gradients when it is frozen (its views cost no activations)."""
+        if self.vision.frozen:
+            with torch.no_grad():
+                return self.vision(pixels)
+        return self.vision(pixels)
+
     def embed(
-        self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None, region_boxes: list[torch.Tensor] | None = None
-    ) -> torch.Tensor:
-        """Input embeddings with placeholders replaced by visual features; ``[B, T, width]``."""
+        self,
+        input_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None,
+        region_boxes: list[torch.Tensor] | None = None,
+        region_views: torch.Tensor | None = None,
+        view_pixels: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Input embeddings with placeholders replaced by visual features ``[B, T, width]``, and the region tokens
+        ``[sum R_b, tokens, width]`` (None without ``<region>`` placeholders). ``region_views`` ``[sum R_b, n]``
+        and ``view_pixels`` (the image the views are cut from, any square size) go to a multi-view region encoder."""
         image_mask = input_ids == self.image_token_id
         region_mask = input_ids == self.region_token_id
         safe_ids = input_ids.masked_fill(image_mask | region_mask, self.tokenizer.pad_token_id)
@@ -137,8 +168,9 @@ class GroundedVLM(nn.Module):
         if pixel_values is None:
             if image_mask.any() or region_mask.any():
                 raise InternalError("the prompt has <image> or <region> placeholders but no image was given")
-            return embeds
-        patches = self.vision(pixel_values)
+            return embeds, None
+        many_views = self.config.region_encoder == "dynrefer"  # re-encodes its own views; no whole-image pass needed
+        patches = self.vision(pixel_values) if image_mask.any() or not many_views else None
         if image_mask.any():
             feats = self.projector(patches)
             if self.config.patch_position == "sincos":
@@ -150,17 +182,30 @@ class GroundedVLM(nn.Module):
                     f"{feats.shape[1]} tokens each"
                 )
             embeds = embeds.masked_scatter(image_mask[..., None], feats)
+        tokens = None
         if region_mask.any():
             if region_boxes is None:
                 raise InternalError("the prompt has <region> placeholders but no region boxes were given")
-            tokens = self.region_encoder(patches, region_boxes, self.image_size, pixel_values).to(embeds.dtype)
+            if many_views:
+                source = view_pixels if view_pixels is not None else pixel_values
+                tokens = self.region_encoder(
+                    patches,
+                    region_boxes,
+                    self.image_size,
+                    source,
+                    vision=self._tower,
+                    views=region_views,
+                    tower_size=self.image_size,
+                )
+            else:
+                tokens = self.region_encoder(patches, region_boxes, self.image_size, pixel_values)
             if int(region_mask.sum()) != tokens.shape[0] * tokens.shape[1]:
                 raise InternalError(
                     f"{int(region_mask.sum())} <region> placeholders for {tokens.shape[0]} region(s) of "
                     f"{tokens.shape[1]} tokens each"
                 )
-            embeds = embeds.masked_scatter(region_mask[..., None], tokens)
-        return embeds
+            embeds = embeds.masked_scatter(region_mask[..., None], tokens.to(embeds.dtype))
+        return embeds, tokens
 
     def forward(
         self,
@@ -172,11 +217,16 @@ class GroundedVLM(nn.Module):
         output_hidden_states: bool = False,
         head_targets: dict[str, torch.Tensor] | None = None,
         normalizers: dict[str, float] | None = None,
+        region_views: torch.Tensor | None = None,
+        view_pixels: torch.Tensor | None = None,
+        region_targets: dict[str, torch.Tensor] | None = None,
     ) -> VLMOutput:
         """Logits, head outputs and, with ``labels`` ``[B, T]`` and/or ``head_targets`` (name -> ``[B, T, out_dim]``,
         NaN rows where none), the named losses. A loss is its sum (:mod:`groundlm.models.losses`) divided by
-        ``normalizers[name]``, by default the count of scored entries in this batch (a mean)."""
-        embeds = self.embed(input_ids, pixel_values, region_boxes)
+        ``normalizers[name]``, by default the count of scored entries in this batch (a mean). ``region_targets``
+        (one row per region, :class:`~groundlm.models.region_decoders.RegionDecoders`) add the region decoders'
+        losses."""
+        embeds, region_tokens = self.embed(input_ids, pixel_values, region_boxes, region_views, view_pixels)
         out = self.lm(
             inputs_embeds=embeds,
             attention_mask=attention_mask,
@@ -192,6 +242,10 @@ class GroundedVLM(nn.Module):
                 raise ValueError(f"targets for {name!r}, which is not a head of this model's config")
             count = normalizers.get(name, max(target_rows(target), 1))
             losses[name] = regression_loss_sum(head_outputs[name], target, self.config.heads[name].loss) / count
+        decoders = self.region_decoders
+        if region_targets and decoders is not None and region_tokens is not None:
+            embed = self.lm.get_input_embeddings()
+            losses.update(decoders.losses(region_tokens, region_targets, embed, normalizers))
         return VLMOutput(
             loss=sum(losses.values()) if losses else None,
             logits=out.logits,
@@ -217,6 +271,8 @@ class GroundedVLM(nn.Module):
         samples: int = 1,
         temperature: float = 1.0,
         sample: bool | None = None,
+        region_views: torch.Tensor | None = None,
+        view_pixels: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """New token ids ``[B, <= max_new_tokens]`` (greedy or beam search, with the LM's KV cache); with
         ``samples > 1``, ``[B * samples, ...]``: that many answers per prompt drawn at ``temperature``, the answers
@@ -225,7 +281,7 @@ class GroundedVLM(nn.Module):
 
         Prompts must be left-padded so that every row ends at its last prompt token.
         """
-        embeds = self.embed(input_ids, pixel_values, region_boxes)
+        embeds, _ = self.embed(input_ids, pixel_values, region_boxes, region_views, view_pixels)
         tok = self.tokenizer
         sample = samples > 1 if sample is None else sample
         return self.lm.generate(

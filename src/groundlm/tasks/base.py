@@ -52,6 +52,12 @@ class Example:
     # Head targets on the image: ``[N, D]`` rows, one per patch token of the prompt's image (row-major grid), read at
     # the ``<image>`` placeholders' positions (with the question first, those tokens have read it).
     image_targets: dict[str, Any] = field(default_factory=dict)
+    # DynRefer (multi-view region encoder, region decoders), one entry per region box: a random order of the view
+    # coefficients to draw training views from (the collator takes the first n - 1; none at evaluation, where the
+    # model's inference policy picks them), the region's tags, and the caption the region-text contrast pairs with.
+    view_orders: list[tuple[float, ...]] = field(default_factory=list)
+    region_tags: list[list[str]] = field(default_factory=list)
+    region_texts: list[str] = field(default_factory=list)
 
 
 class Task(ABC):

@@ -8,6 +8,7 @@ import numpy as np
 
 from groundlm import formats
 from groundlm.data.sample import Region, Sample
+from groundlm.geometry.views import CANDIDATE_TS
 from groundlm.metrics import caption_metrics
 from groundlm.tasks.base import Example, Task, pick
 from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
@@ -16,10 +17,15 @@ from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
 class RegionCaptionTask(Task):
     name = "region_caption"
 
-    def __init__(self, box_as_text: str | None = None) -> None:
+    def __init__(self, box_as_text: str | None = None, image: bool = True) -> None:
         """``box_as_text``: a box format (``groundlm.formats``) to write the region's box in the prompt with,
-        instead of ``<region>`` tokens (PixelLLM's comparison of its location prompt encoder with a box as text)."""
+        instead of ``<region>`` tokens (PixelLLM's comparison of its location prompt encoder with a box as text).
+        ``image=False`` leaves the whole image's tokens out of the prompt: the region's tokens alone carry what the
+        model sees (DynRefer, whose views hold the context)."""
+        if box_as_text and not image:
+            raise ValueError("region_caption: a box written as text needs the image in the prompt")
         self.box_codec = formats.get(box_as_text) if box_as_text else None
+        self.image = "<image>" if image else ""
 
     def items(self, sample: Sample) -> list[Region]:
         return [r for r in sample.regions if r.captions]
@@ -30,8 +36,19 @@ class RegionCaptionTask(Task):
         if self.box_codec is not None:
             region = self.box_codec.render_boxes([item.box], sample.width, sample.height)
             return Example("<image>" + template.format(region=region), caption, sample, answer=refs)
-        prompt = "<image>" + template.format(region="<region>")
-        return Example(prompt, caption, sample, region_boxes=[item.box], answer=refs)
+        prompt = self.image + template.format(region="<region>")
+        # Training draws an order of the view coefficients for a multi-view encoder (ignored by the others).
+        orders = [tuple(float(t) for t in rng.permutation(CANDIDATE_TS))] if rng is not None else []
+        return Example(
+            prompt,
+            caption,
+            sample,
+            region_boxes=[item.box],
+            answer=refs,
+            view_orders=orders,
+            region_tags=[list(item.tags)],
+            region_texts=[caption],
+        )
 
     def decode(self, text: str, example: Example) -> str:
         return text.strip()

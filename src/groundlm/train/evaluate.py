@@ -42,7 +42,9 @@ def image_dependence(
             tokens += target_tokens(labels)
             for name, order in (("own", None), ("other", torch.roll(torch.arange(len(chunk)), 1))):
                 if order is not None:
-                    inputs["pixel_values"] = inputs["pixel_values"][order.to(device)]
+                    for key in ("pixel_values", "view_pixels"):  # every picture of the batch, shifted by one
+                        if key in inputs:
+                            inputs[key] = inputs[key][order.to(device)]
                 logits = model(**inputs).logits
                 sums[name] += float(token_loss_sum(logits, labels))
     own, other = sums["own"] / max(tokens, 1), sums["other"] / max(tokens, 1)

@@ -35,6 +35,7 @@ from groundlm.errors import UserError
 from groundlm.inference.collate import Collator, to_device
 from groundlm.inference.images import ImageCache
 from groundlm.models.losses import target_rows, target_tokens
+from groundlm.models.region_decoders import region_loss_counts
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import build_task, save_task_list
@@ -61,13 +62,17 @@ def _resolve_split(
     return loaded[spec.uri]
 
 
-def _loss_counts(batches: list[dict], heads: list[str]) -> dict[str, int]:
-    """What each named loss scores in these micro-batches: ``lm`` target tokens, and each head's target rows (every
-    head named, 0 when no example has targets for it, so that all processes reduce the same names)."""
-    counts = {"lm": sum(target_tokens(b["labels"]) for b in batches), **dict.fromkeys(heads, 0)}
+def _loss_counts(batches: list[dict], heads: list[str], region_losses: list[str] = ()) -> dict[str, int]:
+    """What each named loss scores in these micro-batches: ``lm`` target tokens, each head's target rows, and the
+    regions each region decoder scores (every loss named, 0 when no example has targets for it, so that all
+    processes reduce the same names)."""
+    counts = {"lm": sum(target_tokens(b["labels"]) for b in batches), **dict.fromkeys([*heads, *region_losses], 0)}
     for b in batches:
         for name, target in b.get("head_targets", {}).items():
             counts[name] += target_rows(target)
+        for name, count in region_loss_counts(b.get("region_targets", {})).items():
+            if name in counts:
+                counts[name] += count
     return counts
 
 
@@ -170,9 +175,9 @@ def train(
         model = GroundedVLM(cfg.model)
     if cfg.lora is not None and not model.has_lora:
         model.attach_lora(cfg.lora)
-    unknown = set(cfg.loss_weights) - {"lm", *model.config.heads}
+    unknown = set(cfg.loss_weights) - set(model.loss_names)
     if unknown:
-        known = ", ".join(["lm", *model.config.heads])
+        known = ", ".join(model.loss_names)
         raise UserError(f"loss_weights: the model has no loss named {', '.join(sorted(unknown))}; it has {known}")
     collator = Collator.for_model(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -205,7 +210,7 @@ def train(
         waited += time.perf_counter() - t_wait
         # What each loss scores in the whole global batch (target tokens, head target rows), summed over processes;
         # divided by the process count because data-parallel training averages gradients.
-        counts = _loss_counts(batches, list(model.config.heads))
+        counts = _loss_counts(batches, list(model.config.heads), model.region_loss_names)
         totals = _reduce_sum(accelerator, list(counts.values()), torch.float64)
         normalizers = {name: total / world for name, total in zip(counts, totals)}
         parts = dict.fromkeys(normalizers, 0.0)

@@ -1,0 +1,342 @@
+"""``groundlm bench region``: DynRefer's ablations (DESIGN.md 6.4), every row trained and measured in the run.
+
+Models, each trained on the same images with the pretrained tower (frozen) and a small Llama:
+
+* **DynRefer, n views**: the multi-view region encoder (``dynrefer``) with the tag and region-text decoders,
+  ``L = L_lm + 0.01 L_tag + 0.5 L_rtc``, training views drawn at random; the LM sees the region's tokens only;
+* **DynRefer, 1 view**: the same with the region alone (``t = 0``);
+* **single task**: n views, captions only (no tag or contrastive loss);
+* **region-token baseline**: the core's ``region_caption`` (RoI-Align of the whole image's patch grid, two-by-two
+  region tokens, the image's tokens in the prompt);
+* a **detector** for the predicted-box dense captioning column: the core's ``grounded_list`` (every object named
+  with its box), shared by all rows.
+
+The n-view model is read three ways, by how inference picks the context views: ``fixed`` (the config's task
+prior), ``random`` (a seeded draw), ``selected`` (pHash, as DynRefer does). Columns: region captioning METEOR and
+CIDEr (ground-truth boxes), category recognition (the first category the caption names), tag mAP and F1 (the tag
+decoder, where there is one), and dense captioning mAP with ground-truth boxes and with the detector's boxes (not
+comparable with each other: the second also scores detection). By default SpatialWorld ``portrait`` trains and
+tests (held-out images, rendered at ``size`` pixels, views cut from them); the tower never saw it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
+from groundlm.data.dataset import SampleDataset
+from groundlm.device import resolve_device
+from groundlm.errors import UserError
+from groundlm.evaluation.table import format_table, format_value
+from groundlm.inference import Collator, ImageCache, load_model
+from groundlm.inference.generate import predict_examples
+from groundlm.inference.regions import caption_likelihood, region_tag_scores
+from groundlm.metrics import DenseImage, DensePrediction, MeteorScorer, caption_metrics, densecap_map
+from groundlm.metrics.tags import recognition_accuracy, tag_metrics
+from groundlm.models.config import LanguageConfig, ViewsConfig, VisionConfig, VLMConfig
+from groundlm.tasks import GroundedListTask, RegionCaptionTask
+from groundlm.tasks.base import Example
+from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
+from groundlm.train.loop import train
+
+COLUMNS = ("METEOR", "CIDEr", "category_acc", "tag_map", "tag_f1", "densecap_map_gt", "densecap_map_pred")
+
+
+@dataclass
+class RegionBenchConfig:
+    run_dir: str = "runs/bench-region"
+    data_dir: str = "runs/data"
+    train: str | None = None  # None: SpatialWorld ``domain``; or a URI (``vg:…``)
+    test: str | None = None  # None: held-out SpatialWorld ``domain`` images; or a URI (``refcoco:…``)
+    domain: str = "portrait"
+    n_train: int = 2000
+    n_test: int = 40  # test images; every captioned region of each is described
+    size: int = 256  # SpatialWorld image size: the resolution views are cut from
+    tower: str | None = "runs/towers/quick"
+    tower_preset: str = "quick"
+    vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
+    language: LanguageConfig = field(default_factory=lambda: quick_language(max_positions=256))
+    views: int = 3
+    fixed_views: tuple[float, ...] = (0.4, 0.8)
+    queries: int = 8
+    steps: int = 600
+    batch_size: int = 16
+    lr: float = 1e-3
+    detector_steps: int = 500
+    caption_tokens: int = 20
+    list_tokens: int = 160
+    seed: int = 0
+    device: str | None = None
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": dict(),  # 2 CPU cores, within 30 minutes with the quick tower cached
+    "full": dict(  # the sizes meant for a GPU
+        n_train=12000,
+        n_test=150,
+        size=384,
+        tower="runs/towers/full",
+        tower_preset="full",
+        language=LanguageConfig(
+            kind="llama", hidden_size=512, num_layers=8, num_heads=8, intermediate_size=1536, max_positions=512
+        ),
+        queries=16,
+        steps=6000,
+        batch_size=32,
+        detector_steps=4000,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> RegionBenchConfig:
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return replace(RegionBenchConfig(), **{**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _split(cfg: RegionBenchConfig, uri: str | None, name: str, n: int, seed: int) -> SplitSpec:
+    if uri is not None:
+        return SplitSpec(uri)
+    path = Path(cfg.data_dir) / f"{cfg.domain}-{name}-{n}-{cfg.size}"
+    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": cfg.domain})
+
+
+def vocabulary(dataset: SampleDataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tags and the categories of the split's captioned regions, sorted."""
+    tags, categories = set(), set()
+    for sample in dataset:
+        for region in sample.regions:
+            if region.captions:
+                tags.update(region.tags)
+                categories.add(region.category)
+    return tuple(sorted(tags)), tuple(sorted(categories))
+
+
+def _models(
+    cfg: RegionBenchConfig, vision: VisionConfig, tags: tuple[str, ...]
+) -> dict[str, tuple[VLMConfig, list[TaskSpec], dict[str, float], int]]:
+    """Each model: its config, its tasks, its loss weights and its steps."""
+    views = ViewsConfig(
+        n=cfg.views, fixed=cfg.fixed_views, source_size=cfg.size, queries=cfg.queries, tags=tags, contrastive=True
+    )
+    dynrefer = VLMConfig(vision=vision, language=cfg.language, region_encoder="dynrefer", views=views)
+    region_only = [TaskSpec("region_caption", options={"image": False})]
+    multi = {"lm": 1.0, "tag": 0.01, "rtc": 0.5} if tags else {"lm": 1.0, "rtc": 0.5}
+    core = VLMConfig(vision=vision, language=cfg.language, patch_position="sincos")
+    return {
+        "multi_view": (dynrefer, region_only, multi, cfg.steps),
+        "one_view": (replace(dynrefer, views=replace(views, n=1, fixed=())), region_only, multi, cfg.steps),
+        "single_task": (
+            replace(dynrefer, views=replace(views, tags=(), contrastive=False)),
+            region_only,
+            {"lm": 1.0},
+            cfg.steps,
+        ),
+        "region_token": (core, [TaskSpec("region_caption")], {"lm": 1.0}, cfg.steps),
+        "detector": (core, [TaskSpec("grounded_list")], {"lm": 1.0}, cfg.detector_steps),
+    }
+
+
+@dataclass
+class DenseSet:
+    """The test regions: ``examples`` (one per captioned region of each test image, image by image) and the
+    ground truth of every image for dense captioning."""
+
+    examples: list[Example]
+    truth: list[DenseImage]
+    samples: list[Any]
+
+
+def dense_set(test: SampleDataset, image: bool) -> DenseSet:
+    task = RegionCaptionTask(image=image)
+    examples, truth, samples = [], [], []
+    for sample in test:
+        items = task.items(sample)
+        if not items:
+            continue
+        examples += [task.example(sample, r, None) for r in items]
+        truth.append(DenseImage(np.array([r.box for r in items], dtype=np.float64), [r.captions for r in items]))
+        samples.append(sample)
+    if not examples:
+        raise UserError("the test split has no captioned regions")
+    return DenseSet(examples, truth, samples)
+
+
+def detected_boxes(detector, test: DenseSet, images: ImageCache, tokens: int) -> list[list[tuple]]:
+    """The detector's boxes for each test image (``grounded_list`` answers, pixel ``xyxy``)."""
+    task = GroundedListTask()
+    examples = [task.example(s, s, None) for s in test.samples]
+    answers = predict_examples(detector, Collator.for_model(detector), task, examples, images, tokens)
+    return [[box for _, box in answer] for answer in answers]
+
+
+def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str, Any]:
+    """Train the models and read every row; returns ``{"config", "rows", "seconds", ...}`` and writes it to
+    ``run_dir/bench-region.json``. Models go to ``run_dir/models/`` (started afresh)."""
+    t0 = time.perf_counter()
+    device = str(resolve_device(cfg.device))
+    cfg = replace(cfg, device=device)
+    run = fresh_run(cfg.run_dir)
+    log = progress_log(progress)
+    vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.vision, progress=progress)
+    train_spec = _split(cfg, cfg.train, "region-train", cfg.n_train, 31)
+    test_spec = _split(cfg, cfg.test, "region-test", cfg.n_test, 32)
+    tags, categories = vocabulary(train_spec.load(progress))
+    test = test_spec.load(progress)
+    models: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    for name, (model_cfg, tasks, weights, steps) in _models(cfg, vision, tags).items():
+        log(f"training {name} ({steps} steps)")
+        summary = train(
+            TrainConfig(
+                run_dir=str(run / "models" / name),
+                train=train_spec,
+                tasks=tasks,
+                model=model_cfg,
+                seed=cfg.seed,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                max_steps=steps,
+                eval_every=0,
+                save_every=0,
+                loss_weights=weights,
+                device=device,
+            ),
+            progress=progress,
+        )
+        models[name] = load_model(summary["final_model"], device=device)
+        seconds[name] = summary["train_seconds"]
+
+    images = ImageCache()
+    region_only, with_image = dense_set(test, image=False), dense_set(test, image=True)
+    log(f"detecting objects in {len(region_only.samples)} test images")
+    boxes = detected_boxes(models["detector"], region_only, images, cfg.list_tokens)
+    rows: list[dict[str, Any]] = []
+    with MeteorScorer() as meteor:
+
+        def read(row: str, name: str, policy: str | None) -> None:
+            model = models[name]
+            collator = Collator.for_model(model)
+            if policy is not None:
+                collator = replace(collator, views=collator.views.with_policy(policy))
+            gt = region_only if model.config.region_encoder == "dynrefer" else with_image
+            task = RegionCaptionTask(image=gt is with_image)
+            captions = predict_examples(model, collator, task, gt.examples, images, cfg.caption_tokens)
+            refs = {str(i): e.answer for i, e in enumerate(gt.examples)}
+            values: dict[str, Any] = dict(caption_metrics(refs, {str(i): c for i, c in enumerate(captions)}))
+            truth = [e.sample.regions[_region_index(e)].category for e in gt.examples]
+            values["category_acc"] = recognition_accuracy(captions, truth, categories)
+            if model.region_decoders is not None and model.region_decoders.tagger is not None:
+                scores = region_tag_scores(model, collator, gt.examples, images)
+                labels = np.array([[t in e.region_tags[0] for t in tags] for e in gt.examples], dtype=np.float64)
+                values.update(tag_metrics(scores, labels))
+            confidence = caption_likelihood(model, collator, gt.examples, captions, images)
+            values["densecap_map_gt"] = densecap_map(gt.truth, _by_image(gt, captions, confidence), meteor)["map"]
+            pred_examples = [
+                replace(first, region_boxes=[tuple(b)], answer=None, region_tags=[], region_texts=[])
+                for first, image_boxes in zip(_first_per_image(gt), boxes)
+                for b in image_boxes
+            ]
+            pred_captions = predict_examples(model, collator, task, pred_examples, images, cfg.caption_tokens)
+            pred_conf = caption_likelihood(model, collator, pred_examples, pred_captions, images)
+            predictions = _predictions_per_image(gt, boxes, pred_captions, pred_conf)
+            values["densecap_map_pred"] = densecap_map(gt.truth, predictions, meteor)["map"]
+            rows.append({"row": row, "model": name, "views": policy, **{k: values.get(k) for k in COLUMNS}})
+            log(f"{row}: " + ", ".join(f"{k} {format_value(values.get(k))}" for k in COLUMNS))
+
+        n = cfg.views
+        read("1 view (the region alone)", "one_view", None)
+        fixed = ", ".join(str(t) for t in cfg.fixed_views)
+        read(f"{n} views, fixed (t = 0, {fixed})", "multi_view", "fixed")
+        read(f"{n} views, random", "multi_view", "random")
+        read(f"{n} views, selected by pHash", "multi_view", "selected")
+        read(f"single task (captions only), {n} views selected", "single_task", "selected")
+        read("region-token baseline (RoI of the whole image)", "region_token", None)
+
+    by_row = {r["row"]: r for r in rows}
+    one, random_row, selected = rows[0], rows[2], rows[3]
+    result = {
+        "benchmark": "region",
+        "config": asdict(cfg),
+        "rows": rows,
+        "findings": {
+            "selected_beats_random_CIDEr": selected["CIDEr"] > random_row["CIDEr"],
+            "random_beats_one_view_CIDEr": random_row["CIDEr"] > one["CIDEr"],
+            "multi_task_beats_single_task_CIDEr": selected["CIDEr"] > by_row[rows[4]["row"]]["CIDEr"],
+        },
+        "tags": list(tags),
+        "categories": list(categories),
+        "train_seconds": seconds,
+        "test": test_spec.uri,
+        "test_regions": len(region_only.examples),
+        "test_images": len(region_only.samples),
+        "detected_boxes": sum(len(b) for b in boxes),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "run_dir": str(run),
+    }
+    (run / "bench-region.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def _region_index(example: Example) -> int:
+    """The index in its sample of the region an evaluation example describes (matched by box)."""
+    box = tuple(example.region_boxes[0])
+    return next(i for i, r in enumerate(example.sample.regions) if tuple(r.box) == box)
+
+
+def _first_per_image(test: DenseSet) -> list[Example]:
+    first: dict[int, Example] = {}
+    for e in test.examples:
+        first.setdefault(id(e.sample), e)
+    return [first[id(s)] for s in test.samples]
+
+
+def _by_image(test: DenseSet, captions: list[str], scores: np.ndarray) -> list[DensePrediction]:
+    """Ground-truth-box predictions grouped by image, in the order of ``test.samples``."""
+    groups: dict[int, list[int]] = {}
+    for i, e in enumerate(test.examples):
+        groups.setdefault(id(e.sample), []).append(i)
+    out = []
+    for s in test.samples:
+        idx = groups[id(s)]
+        boxes = np.array([test.examples[i].region_boxes[0] for i in idx], dtype=np.float64)
+        out.append(DensePrediction(boxes, [captions[i] for i in idx], [float(scores[i]) for i in idx]))
+    return out
+
+
+def _predictions_per_image(
+    test: DenseSet, boxes: list[list[tuple]], captions: list[str], scores: np.ndarray
+) -> list[DensePrediction]:
+    out, k = [], 0
+    for image_boxes in boxes:
+        m = len(image_boxes)
+        out.append(
+            DensePrediction(
+                np.array(image_boxes, dtype=np.float64).reshape(-1, 4),
+                captions[k : k + m],
+                [float(s) for s in scores[k : k + m]],
+            )
+        )
+        k += m
+    return out
+
+
+def format_region_table(result: dict[str, Any]) -> str:
+    title = (
+        f"DynRefer bench on {result['test']} ({result['test_regions']} regions in {result['test_images']} images, "
+        f"{result['detected_boxes']} detected boxes); {result['seconds'] / 60:.1f} min"
+    )
+    table = format_table(title, [(r["row"], {k: r[k] for k in COLUMNS}) for r in result["rows"]])
+    f = result["findings"]
+    said = [
+        f"selected views {'beat' if f['selected_beats_random_CIDEr'] else 'do not beat'} random views (CIDEr)",
+        f"random views {'beat' if f['random_beats_one_view_CIDEr'] else 'do not beat'} one view (CIDEr)",
+        f"multi-task {'beats' if f['multi_task_beats_single_task_CIDEr'] else 'does not beat'} single task (CIDEr)",
+    ]
+    return table + "\n" + "; ".join(said)
