@@ -126,3 +126,26 @@ def test_narrate_places_each_word_at_its_point_and_describe_captions_a_box(tmp_p
     assert json.loads(capsys.readouterr().out)["task"] == "region_caption"
     assert cli.main([*base, "--task", "describe"]) == 2
     assert "needs --box" in capsys.readouterr().err
+
+
+def test_describe_with_a_multi_view_model_draws_the_views_it_saw(tmp_path, capsys):
+    from groundlm.geometry.views import select_views
+    from groundlm.models.config import ViewsConfig
+
+    torch.manual_seed(0)
+    views = ViewsConfig(n=3, queries=2, width=16, layers=1, roi_grid=2, source_size=48)
+    model = GroundedVLM(tiny_config(region_encoder="dynrefer", views=views))
+    model.save_pretrained(tmp_path / "m")
+    save_task_list(tmp_path / "m", [{"name": "region_caption", "options": {"image": False}}])
+    pixels = torch.randint(0, 256, (40, 60, 3), dtype=torch.uint8).numpy()
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    out_png = tmp_path / "views.png"
+    argv = ["predict", "--checkpoint", str(tmp_path / "m"), "--image", str(tmp_path / "x.png"), "--task", "describe"]
+    assert cli.main([*argv, "--box", "10", "5", "30", "25", "--out", str(out_png)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    want = select_views(Image.open(tmp_path / "x.png").convert("RGB"), (10, 5, 30, 25), 3)
+    assert [v["t"] for v in result["views"]] == [0.0, *sorted(want.ts[1:])]
+    assert result["views"][0]["box"] == pytest.approx([10, 5, 30, 25])
+    assert result["region"] == pytest.approx([10, 5, 30, 25])
+    drawn = Image.open(out_png)
+    assert drawn.size == (60, 40) and drawn.tobytes() != Image.open(tmp_path / "x.png").tobytes()

@@ -42,6 +42,7 @@ from groundlm.metrics.tags import recognition_accuracy, tag_metrics
 from groundlm.models.config import LanguageConfig, ViewsConfig, VisionConfig, VLMConfig
 from groundlm.tasks import GroundedListTask, RegionCaptionTask
 from groundlm.tasks.base import Example
+from groundlm.tasks.region_caption import region_vocabulary
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
 
@@ -55,9 +56,9 @@ class RegionBenchConfig:
     train: str | None = None  # None: SpatialWorld ``domain``; or a URI (``vg:…``)
     test: str | None = None  # None: held-out SpatialWorld ``domain`` images; or a URI (``refcoco:…``)
     domain: str = "portrait"
-    n_train: int = 2000
+    n_train: int = 1200
     n_test: int = 40  # test images; every captioned region of each is described
-    size: int = 256  # SpatialWorld image size: the resolution views are cut from
+    size: int = 192  # SpatialWorld image size: the resolution views are cut from
     tower: str | None = "runs/towers/quick"
     tower_preset: str = "quick"
     vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
@@ -105,17 +106,6 @@ def _split(cfg: RegionBenchConfig, uri: str | None, name: str, n: int, seed: int
         return SplitSpec(uri)
     path = Path(cfg.data_dir) / f"{cfg.domain}-{name}-{n}-{cfg.size}"
     return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": cfg.domain})
-
-
-def vocabulary(dataset: SampleDataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The tags and the categories of the split's captioned regions, sorted."""
-    tags, categories = set(), set()
-    for sample in dataset:
-        for region in sample.regions:
-            if region.captions:
-                tags.update(region.tags)
-                categories.add(region.category)
-    return tuple(sorted(tags)), tuple(sorted(categories))
 
 
 def _models(
@@ -187,7 +177,7 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
     vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.vision, progress=progress)
     train_spec = _split(cfg, cfg.train, "region-train", cfg.n_train, 31)
     test_spec = _split(cfg, cfg.test, "region-test", cfg.n_test, 32)
-    tags, categories = vocabulary(train_spec.load(progress))
+    tags, categories = region_vocabulary(train_spec.load(progress))
     test = test_spec.load(progress)
     models: dict[str, Any] = {}
     seconds: dict[str, float] = {}

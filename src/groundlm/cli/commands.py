@@ -181,6 +181,7 @@ def predict_command(
         numeric=NumericDecoding(numeric, samples),
         reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
         query_first=trained_options(checkpoint, "refer").get("query_first", False),
+        region_image=trained_options(checkpoint, "region_caption").get("image", True),
     )
     if out:
         draw_overlay(picture, result, out)
@@ -270,6 +271,8 @@ def eval_checkpoint_command(
         options = {"format": format_name or "cogvlm", "query_first": trained.get("query_first", False)}
     if task == "pose":
         options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
+    if task == "caption":
+        options = {"image": trained_options(checkpoint, "region_caption").get("image", True)}
     task_obj = build_task(names[task], **options)
     collator = Collator.for_model(model)
     metrics = evaluate_task(

@@ -18,6 +18,7 @@ from groundlm import formats
 from groundlm.data.sample import Head, Sample
 from groundlm.formats.numeric import GREEDY, NumericDecoding
 from groundlm.geometry.boxes import prompt_box
+from groundlm.geometry.views import view_boxes
 from groundlm.inference.collate import Collator
 from groundlm.inference.generate import generate_texts
 from groundlm.inference.images import ImageCache
@@ -33,6 +34,8 @@ __all__ = ["PREDICT_TASKS", "AnswerOptions", "Query", "draw_overlay", "load_mode
 
 PREDICT_TASKS = ("refer", "region_caption", "pose", "narrate")
 POINT_HEAD = "point"  # the head a narrating model's words are read through (PixelLLM's point head)
+
+VIEW_COLOURS = ((255, 40, 40), (40, 200, 255), (255, 200, 0), (120, 255, 120), (230, 120, 255))
 
 # Inference has no true head: the pose example's answer and teacher-forcing region are placeholders.
 _NO_HEAD = Head((0.0, 0.0, 1.0, 1.0), 0.0, 0.0, 0.0)
@@ -53,8 +56,9 @@ class Query:
 class AnswerOptions:
     """How to answer: the box ``format`` of refer answers, ``constrain`` decoding to the answer syntax,
     ``max_new_tokens`` (default: 48 for pose's 33-token answers, 32 otherwise), beams, ``numeric`` decoding, and how
-    the model was trained: ``reread`` (``PoseTask(reread=True)``) and ``query_first``
-    (``ReferTask(query_first=True)``). Hashable, so that a server batches queries that share options."""
+    the model was trained: ``reread`` (``PoseTask(reread=True)``), ``query_first``
+    (``ReferTask(query_first=True)``) and ``region_image`` (False: ``RegionCaptionTask(image=False)``, the region's
+    tokens without the whole image's). Hashable, so that a server batches queries that share options."""
 
     format: str = "cogvlm"
     constrain: bool = False
@@ -63,6 +67,7 @@ class AnswerOptions:
     numeric: NumericDecoding = GREEDY
     reread: bool = False
     query_first: bool = False
+    region_image: bool = True
 
 
 def query_example(q: Query, options: AnswerOptions) -> Example:
@@ -77,7 +82,7 @@ def query_example(q: Query, options: AnswerOptions) -> Example:
     if q.task == "region_caption":
         if q.box is None:
             raise ValueError("region_caption needs a box (pixel x0 y0 x1 y1)")
-        prompt = "<image>" + REGION_CAPTION_PROMPTS[0].format(region="<region>")
+        prompt = ("<image>" if options.region_image else "") + REGION_CAPTION_PROMPTS[0].format(region="<region>")
         return Example(prompt, "", sample, region_boxes=[prompt_box(q.box, w, h)])
     if q.task == "pose":
         if not q.query:
@@ -148,7 +153,20 @@ def _answer_task(
         out.append(result)
     if task == "narrate" and POINT_HEAD in model.heads:
         _place_words(model, collator, examples, out)
+    if task == "region_caption":
+        for example, result in zip(examples, out):
+            result["region"] = list(example.region_boxes[0])
+            if collator.views is not None:
+                result["views"] = _views(collator, example)
     return out
+
+
+def _views(collator: Collator, example: Example) -> list[dict[str, Any]]:
+    """The views a multi-view model saw the region in (DynRefer): ``[{"t", "box"}]``, pixel ``xyxy`` boxes."""
+    image = example.sample.load_image()
+    ts = collator.views.coefficients(example, 0, image, training=False)
+    boxes = view_boxes(example.region_boxes[0], example.sample.width, example.sample.height, ts)
+    return [{"t": t, "box": [float(v) for v in b]} for t, b in zip(ts, boxes)]
 
 
 def _place_words(model: GroundedVLM, collator: Collator, examples: list[Example], results: list[dict]) -> None:
@@ -186,19 +204,28 @@ def predict(
     numeric: NumericDecoding = GREEDY,
     reread: bool = False,
     query_first: bool = False,
+    region_image: bool = True,
 ) -> dict[str, Any]:
     """``refer``: ``query`` -> text and parsed pixel boxes; ``region_caption``: ``box`` -> caption; ``pose``:
     ``query`` names a person -> head box and ``(yaw, pitch, roll)`` in degrees; ``narrate``: a narration, and with a
     ``point`` head each word's point in pixels (``words``). With sampled ``numeric``
-    decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers. The options are
-    those of :class:`AnswerOptions`."""
-    options = AnswerOptions(format, constrain, max_new_tokens, num_beams, numeric, reread, query_first)
+    decoding, ``texts`` holds the sampled answers and ``box`` / ``pose`` combine their numbers; a multi-view model's
+    region caption comes with the ``views`` it saw (``t`` and pixel box each). The options are those of
+    :class:`AnswerOptions`."""
+    options = AnswerOptions(format, constrain, max_new_tokens, num_beams, numeric, reread, query_first, region_image)
     return predict_batch(model, [Query(image, task, query, box)], options)[0]
 
 
 def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -> None:
     canvas = image.convert("RGB").copy()
     draw = ImageDraw.Draw(canvas)
+    # A multi-view model's views, widest first, each in its own colour with its t; then the region itself.
+    for k, view in sorted(enumerate(result.get("views", [])), key=lambda kv: -kv[1]["t"]):
+        colour = VIEW_COLOURS[k % len(VIEW_COLOURS)]
+        draw.rectangle(view["box"], outline=colour, width=2)
+        draw.text((view["box"][0] + 3, view["box"][3] - 12), f"t={view['t']:.1f}", fill=colour)
+    if result.get("region") is not None:
+        draw.rectangle(result["region"], outline=(255, 40, 40), width=2)
     for box in result.get("parsed", {}).get("boxes", []):
         draw.rectangle(box, outline=(255, 40, 40), width=2)
     pose = result.get("pose")

@@ -54,7 +54,7 @@ class ViewPolicy:
         if config.region_encoder != "dynrefer":
             return None
         v = config.views
-        return cls(v.n, v.inference, tuple(v.fixed), v.source_size, tuple(v.tags), v.contrastive)
+        return cls(v.n, v.inference, v.fixed_views(), v.source_size, tuple(v.tags), v.contrastive)
 
     def with_policy(self, policy: str) -> ViewPolicy:
         return replace(self, policy=policy)

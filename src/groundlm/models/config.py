@@ -72,14 +72,16 @@ class ViewsConfig:
     re-encoded by the tower at its input size from the image at ``source_size`` pixels (None: the model's input
     size). Training draws the ``n - 1`` context views at random; inference picks them by ``inference``:
     ``selected`` (pHash, :func:`groundlm.geometry.views.select_views`), ``fixed`` (``fixed``, a task prior) or
-    ``random`` (a draw seeded by the region). Each view gives a ``roi_grid x roi_grid`` RoI-Align of the region plus
+    ``random`` (a draw seeded by the region); ``fixed`` empty means ``0.8 j / (n - 1)``, ``j = 1 .. n - 1``
+    (``0.4, 0.8`` for three views). Each view gives a ``roi_grid x roi_grid`` RoI-Align of the region plus
     its mean-pooled token; views are aligned to the region (``align``), fused, and ``queries`` learned queries read
     them (``layers`` cross-attention blocks) into the region tokens. ``tags`` names the tag decoder's vocabulary
-    (empty: no tag decoder); ``contrastive`` adds the region-text decoder."""
+    (empty: no tag decoder; ``[auto]``: the training split's region tags, filled in by ``groundlm train``);
+    ``contrastive`` adds the region-text decoder."""
 
     n: int = 3
     inference: str = "selected"
-    fixed: tuple[float, ...] = (0.4, 0.8)
+    fixed: tuple[float, ...] = ()
     source_size: int | None = None
     roi_grid: int = 4
     align: bool = True
@@ -92,6 +94,12 @@ class ViewsConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ViewsConfig:
         return _build(cls, data)
+
+    def fixed_views(self) -> tuple[float, ...]:
+        """The ``n - 1`` context coefficients of the ``fixed`` policy."""
+        if self.fixed:
+            return tuple(float(t) for t in self.fixed)
+        return tuple(round(0.8 * j / (self.n - 1), 3) for j in range(1, self.n))
 
 
 @dataclass

@@ -92,8 +92,9 @@ class MultiViewRegionEncoder(nn.Module):
         super().__init__()
         if cfg.n < 1:
             raise ValueError(f"views.n must be at least 1, got {cfg.n}")
-        if cfg.n > 1 and len(cfg.fixed) != cfg.n - 1:
-            raise ValueError(f"views.fixed must hold n - 1 = {cfg.n - 1} coefficients, got {list(cfg.fixed)}")
+        fixed = cfg.fixed_views()
+        if len(fixed) != cfg.n - 1 or not all(0 < t <= 1 for t in fixed):
+            raise ValueError(f"views.fixed must hold n - 1 = {cfg.n - 1} coefficients in (0, 1], got {list(fixed)}")
         self.cfg = cfg
         k = cfg.roi_grid
         self.align = nn.ModuleList(ViewAlignment(vision_hidden) for _ in range(cfg.n - 1)) if cfg.align else None
@@ -112,7 +113,7 @@ class MultiViewRegionEncoder(nn.Module):
 
     def default_views(self, regions: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """``[regions, n]``: ``t = 0`` and the fixed coefficients."""
-        return torch.tensor([0.0, *self.cfg.fixed][: self.cfg.n], device=device, dtype=dtype).expand(regions, -1)
+        return torch.tensor([0.0, *self.cfg.fixed_views()], device=device, dtype=dtype).expand(regions, -1)
 
     def view_features(
         self,

@@ -72,6 +72,7 @@ class ModelService:
             numeric=numeric,
             reread=bool(trained.get("reread", False)) if task == "pose" else False,
             query_first=bool(trained.get("query_first", False)) if task == "refer" else False,
+            region_image=bool(trained.get("image", True)) if task == "region_caption" else True,
         )
 
     def spec(self, task: str) -> TaskSpec:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -56,3 +56,16 @@ class RegionCaptionTask(Task):
     def score(self, predictions: Sequence[str], examples: Sequence[Example]) -> dict[str, float]:
         refs = {str(i): e.answer for i, e in enumerate(examples)}
         return caption_metrics(refs, {str(i): p for i, p in enumerate(predictions)})
+
+
+def region_vocabulary(samples: Iterable[Sample]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tags and the categories of the captioned regions of ``samples``, each sorted: a tag decoder's vocabulary
+    (``views.tags: auto``) and the categories recognition is scored over."""
+    tags: set[str] = set()
+    categories: set[str] = set()
+    for sample in samples:
+        for region in sample.regions:
+            if region.captions:
+                tags.update(region.tags)
+                categories.add(region.category)
+    return tuple(sorted(tags)), tuple(sorted(categories))

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from groundlm.models.region_decoders import region_loss_counts
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks import build_task, save_task_list
+from groundlm.tasks.region_caption import region_vocabulary
 from groundlm.train.batches import StepBatches, decoded_splits, default_workers, step_loader
 from groundlm.train.config import SplitSpec, TrainConfig
 from groundlm.train.evaluate import evaluate_task
@@ -167,6 +169,9 @@ def train(
         if is_main:
             ensure_tower(tower, cfg.tower_preset, progress=progress)
         accelerator.wait_for_everyone()
+    views = cfg.model.views
+    if cfg.model.region_encoder == "dynrefer" and tuple(views.tags) == ("auto",):
+        cfg.model.views = replace(views, tags=region_vocabulary(train_ds)[0])  # the training split's tags
     if ckpt is not None:
         model = GroundedVLM.from_pretrained(ckpt)
     elif cfg.init_from:
