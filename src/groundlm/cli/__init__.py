@@ -55,6 +55,7 @@ def _method_bench(bsub, name: str, help: str) -> argparse.ArgumentParser:
     parser.add_argument("--test", default=None, metavar="URI", help="test data (default: held-out portrait images)")
     parser.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
     parser.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
+    parser.add_argument("--seed", type=int, default=None, help="models' seed (default 0); the data stay the same")
     return parser
 
 
@@ -297,12 +298,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     bx.set_defaults(
         handler=lambda a: bench_pixel_command(
-            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device)
+            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device), a.seed
         )
     )
     br.set_defaults(
         handler=lambda a: bench_region_command(
-            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device)
+            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device), a.seed
         )
     )
     bt.set_defaults(handler=lambda a: bench_train_command(a.config, a.steps, a.workers, run_device(a.device), a.json))

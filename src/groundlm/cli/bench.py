@@ -135,6 +135,7 @@ def _method_bench(
     test: str | None,
     tower: str | None,
     device: str | None,
+    seed: int | None = None,
 ) -> str:
     """Run ``groundlm.bench.<module>``'s bench at a preset (its ``preset``, ``run_<module>_bench`` and
     ``format_<module>_table``), write the JSON, and return the table."""
@@ -143,7 +144,7 @@ def _method_bench(
     bench = importlib.import_module(f"groundlm.bench.{module}")
     if tower is not None and not Path(tower).is_dir():
         raise UserError(f"--tower {tower}: no such directory")
-    cfg = bench.preset(preset_name, run_dir=run_dir, train=train, test=test, tower=tower, device=device)
+    cfg = bench.preset(preset_name, run_dir=run_dir, train=train, test=test, tower=tower, device=device, seed=seed)
     result = getattr(bench, f"run_{module}_bench")(cfg)
     write_json(json_path, result)
     table = getattr(bench, f"format_{module}_table")(result)
@@ -158,8 +159,9 @@ def bench_pixel_command(
     test: str | None,
     tower: str | None,
     device: str | None,
+    seed: int | None = None,
 ) -> str:
-    return _method_bench("pixel", preset_name, json_path, run_dir, train, test, tower, device)
+    return _method_bench("pixel", preset_name, json_path, run_dir, train, test, tower, device, seed)
 
 
 def bench_region_command(
@@ -170,8 +172,9 @@ def bench_region_command(
     test: str | None,
     tower: str | None,
     device: str | None,
+    seed: int | None = None,
 ) -> str:
-    return _method_bench("region", preset_name, json_path, run_dir, train, test, tower, device)
+    return _method_bench("region", preset_name, json_path, run_dir, train, test, tower, device, seed)
 
 
 def bench_train_command(
