@@ -38,3 +38,9 @@ def test_dynrefer_trains_its_three_losses_and_is_evaluated_from_the_command_line
     argv = ["eval", "caption", "--checkpoint", summary["final_model"], "--data", f"spatialworld:{tiny_split / 'val'}"]
     assert main([*argv, "--limit", "3", "--json"]) == 0
     assert "CIDEr" in json.loads(capsys.readouterr().out)
+
+
+def test_the_shipped_dynrefer_config_loads():
+    cfg = load_config("configs/region-quick.yaml")
+    assert cfg.model.region_encoder == "dynrefer" and cfg.model.views.n == 3
+    assert cfg.loss_weights == {"lm": 1.0, "tag": 0.01, "rtc": 0.5}
