@@ -16,8 +16,7 @@ from groundlm.cli.bench import (
     bench_data_command,
     bench_depth_command,
     bench_hpe_command,
-    bench_pixel_command,
-    bench_region_command,
+    bench_method_command,
     bench_serve_command,
     bench_speed_command,
     bench_train_command,
@@ -56,6 +55,11 @@ def _method_bench(bsub, name: str, help: str) -> argparse.ArgumentParser:
     parser.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
     parser.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
     parser.add_argument("--seed", type=int, default=None, help="models' seed (default 0); the data stay the same")
+    parser.set_defaults(
+        handler=lambda a: bench_method_command(
+            name, a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device), a.seed
+        )
+    )
     return parser
 
 
@@ -179,8 +183,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
     bp.add_argument("--device", default=None, help="cpu or cuda for every model (default: cuda if available)")
 
-    bx = _method_bench(bsub, "pixel", "PixelLLM: per-word points, refer by text vs regression, location prompts")
-    br = _method_bench(bsub, "region", "DynRefer: 1 view, fixed, random and pHash-selected views, tasks, baseline")
+    _method_bench(bsub, "pixel", "PixelLLM: per-word points, refer by text vs regression, location prompts")
+    _method_bench(bsub, "region", "DynRefer: 1 view, fixed, random and pHash-selected views, tasks, baseline")
 
     bt = bsub.add_parser("train", help="the trainer end to end against the model step alone, same batches")
     bt.add_argument("--config", default="configs/refer-quick.yaml")
@@ -294,16 +298,6 @@ def _build_parser() -> argparse.ArgumentParser:
     bp.set_defaults(
         handler=lambda a: bench_depth_command(
             a.preset, a.json, a.run_dir, a.train, a.test, a.pool, a.lm, a.tower, run_device(a.device)
-        )
-    )
-    bx.set_defaults(
-        handler=lambda a: bench_pixel_command(
-            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device), a.seed
-        )
-    )
-    br.set_defaults(
-        handler=lambda a: bench_region_command(
-            a.preset, a.json, a.run_dir, a.train, a.test, a.tower, run_device(a.device), a.seed
         )
     )
     bt.set_defaults(handler=lambda a: bench_train_command(a.config, a.steps, a.workers, run_device(a.device), a.json))

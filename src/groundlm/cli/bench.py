@@ -126,7 +126,7 @@ def bench_depth_command(
     return format_depth_tables(result) + f"\nrun directory: {result['run_dir']} (bench-depth.json, models/)"
 
 
-def _method_bench(
+def bench_method_command(
     module: str,
     preset_name: str,
     json_path: str | None,
@@ -137,8 +137,8 @@ def _method_bench(
     device: str | None,
     seed: int | None = None,
 ) -> str:
-    """Run ``groundlm.bench.<module>``'s bench at a preset (its ``preset``, ``run_<module>_bench`` and
-    ``format_<module>_table``), write the JSON, and return the table."""
+    """``groundlm bench pixel|region``: ``groundlm.bench.<module>``'s bench at a preset (its ``preset``,
+    ``run_<module>_bench`` and ``format_<module>_table``); writes the JSON and returns the table."""
     import importlib
 
     bench = importlib.import_module(f"groundlm.bench.{module}")
@@ -149,32 +149,6 @@ def _method_bench(
     write_json(json_path, result)
     table = getattr(bench, f"format_{module}_table")(result)
     return table + f"\nrun directory: {result['run_dir']} (bench-{module}.json, models/)"
-
-
-def bench_pixel_command(
-    preset_name: str,
-    json_path: str | None,
-    run_dir: str | None,
-    train: str | None,
-    test: str | None,
-    tower: str | None,
-    device: str | None,
-    seed: int | None = None,
-) -> str:
-    return _method_bench("pixel", preset_name, json_path, run_dir, train, test, tower, device, seed)
-
-
-def bench_region_command(
-    preset_name: str,
-    json_path: str | None,
-    run_dir: str | None,
-    train: str | None,
-    test: str | None,
-    tower: str | None,
-    device: str | None,
-    seed: int | None = None,
-) -> str:
-    return _method_bench("region", preset_name, json_path, run_dir, train, test, tower, device, seed)
 
 
 def bench_train_command(
