@@ -25,6 +25,7 @@ from groundlm.formats.kosmos2 import Kosmos2Codec
 from groundlm.formats.paligemma import PaliGemmaCodec
 from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec, render_pose
 from groundlm.formats.qwen import QwenCodec
+from groundlm.formats.qwen2vl import Qwen2VLCodec, Qwen25VLCodec
 from groundlm.formats.shikra import ShikraCodec
 
 _REGISTRY: dict[str, type[Codec]] = {
@@ -32,6 +33,8 @@ _REGISTRY: dict[str, type[Codec]] = {
     for cls in (
         CogVLMCodec,
         QwenCodec,
+        Qwen2VLCodec,
+        Qwen25VLCodec,
         Florence2Codec,
         Kosmos2Codec,
         ShikraCodec,
