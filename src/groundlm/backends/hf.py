@@ -58,8 +58,6 @@ class Architecture:
     language: str = "model.language_model"
     vision: str = "model.vision_tower"
     vision_targets: tuple[str, ...] = ("q_proj", "v_proj")
-    # PaliGemma's prefix-LM: token type 0 (image and prompt) attend both ways, type 1 (the answer) causally.
-    token_types: bool = False
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -67,17 +65,22 @@ ARCHITECTURES: dict[str, Architecture] = {
     for a in (
         Architecture("llava", "LlavaForConditionalGeneration", "LlavaProcessor", "shikra"),
         Architecture(
-            "qwen2_vl", "Qwen2VLForConditionalGeneration", "Qwen2VLProcessor", "qwen2vl", vision="model.visual",
+            "qwen2_vl",
+            "Qwen2VLForConditionalGeneration",
+            "Qwen2VLProcessor",
+            "qwen2vl",
+            vision="model.visual",
             vision_targets=("qkv",),
         ),
         Architecture(
-            "qwen2_5_vl", "Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLProcessor", "qwen25vl",
-            vision="model.visual", vision_targets=("qkv",),
+            "qwen2_5_vl",
+            "Qwen2_5_VLForConditionalGeneration",
+            "Qwen2_5_VLProcessor",
+            "qwen25vl",
+            vision="model.visual",
+            vision_targets=("qkv",),
         ),
-        Architecture(
-            "paligemma", "PaliGemmaForConditionalGeneration", "PaliGemmaProcessor", "paligemma", chat=False,
-            token_types=True,
-        ),
+        Architecture("paligemma", "PaliGemmaForConditionalGeneration", "PaliGemmaProcessor", "paligemma", chat=False),
     )
 }
 LANGUAGE_TARGETS = ("q_proj", "v_proj")  # the LoRA paper's choice, the same names in Llama, Qwen2 and Gemma
@@ -146,8 +149,9 @@ def load_processor(directory: Path, arch: Architecture):
     except (OSError, ImportError, AttributeError, ValueError, TypeError):
         if not arch.model_type.startswith("qwen2"):
             raise
-    image_only = type(arch.processor_class, (cls,), {"get_attributes": classmethod(lambda c: ["image_processor",
-                                                                                             "tokenizer"])})
+    image_only = type(
+        arch.processor_class, (cls,), {"get_attributes": classmethod(lambda c: ["image_processor", "tokenizer"])}
+    )
     template = directory / "chat_template.jinja"
     tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
     return image_only(
@@ -196,7 +200,7 @@ class HFCollator:
         question alone (PaliGemma's processor puts the image tokens and ``<bos>`` before it)."""
         question, first = self.question(example)
         if not self.arch.chat:
-            return question
+            return self.processor.image_token + question
         if getattr(self.processor, "chat_template", None) is None:
             raise UserError(f"the {self.arch.model_type} processor has no chat template; add chat_template.jinja")
         parts = [{"type": "image"}, {"type": "text", "text": question}]
@@ -208,45 +212,56 @@ class HFCollator:
         return dict(self.processor(images=[image.convert("RGB")], text=[text], return_tensors="pt"))
 
     @staticmethod
+    def _split(encoded: dict[str, torch.Tensor]) -> tuple[dict[str, list[int]], dict[str, torch.Tensor]]:
+        """A processed prompt's token rows (``input_ids`` and any ``[1, L]`` companion: PaliGemma's
+        ``token_type_ids``, Qwen2-VL's ``mm_token_type_ids``), as lists, and the rest (the image inputs)."""
+        shape = encoded["input_ids"].shape
+        rows = {k: v[0].tolist() for k, v in encoded.items() if k != "attention_mask" and v.shape == shape}
+        rest = {k: v for k, v in encoded.items() if k not in rows and k != "attention_mask"}
+        return rows, rest
+
+    @staticmethod
     def _image_inputs(encoded: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        """Everything but the token rows, concatenated over examples (LLaVA/PaliGemma ``pixel_values`` ``[B, 3, H,
-        W]``; Qwen2-VL's flattened patches ``[ΣP, D]`` with ``image_grid_thw`` ``[B, 3]``)."""
-        keys = [k for k in encoded[0] if k not in ("input_ids", "attention_mask", "token_type_ids")]
-        return {k: torch.cat([e[k] for e in encoded]) for k in keys}
+        """The image inputs concatenated over examples (LLaVA/PaliGemma ``pixel_values`` ``[B, 3, H, W]``;
+        Qwen2-VL's flattened patches ``[ΣP, D]`` with ``image_grid_thw`` ``[B, 3]``)."""
+        return {k: torch.cat([e[k] for e in encoded]) for k in encoded[0]}
+
+    def _pad(self) -> int:
+        tok = self.tokenizer
+        return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
     def train_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
-        """``input_ids`` / ``attention_mask`` / ``labels`` ``[B, T]`` right-padded, the image inputs, and for
-        PaliGemma ``token_type_ids`` (0 on the prompt, 1 on the answer)."""
+        """``input_ids`` / ``attention_mask`` / ``labels`` ``[B, T]`` right-padded, the image inputs, and the
+        processor's other token rows continued over the answer: PaliGemma's ``token_type_ids`` with 1 (the answer
+        attends causally, the prefix both ways), Qwen2-VL's ``mm_token_type_ids`` with 0 (text)."""
         tok = self.tokenizer
-        encoded = [self._encode(e, im) for e, im in zip(examples, images)]
-        rows, labels, types = [], [], []
-        for ex, enc in zip(examples, encoded):
-            prompt = enc["input_ids"][0].tolist()
+        split = [self._split(self._encode(e, im)) for e, im in zip(examples, images)]
+        columns: dict[str, list[list[int]]] = {k: [] for k in split[0][0]}
+        labels = []
+        for ex, (rows, _) in zip(examples, split):
             target = [*tok(ex.target, add_special_tokens=False).input_ids, tok.eos_token_id]
-            rows.append((prompt + target)[: self.max_length])
-            labels.append(([IGNORE] * len(prompt) + target)[: self.max_length])
-            types.append(([0] * len(prompt) + [1] * len(target))[: self.max_length])
-        width = max(len(r) for r in rows)
-        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        batch = {
-            "input_ids": torch.tensor([r + [pad] * (width - len(r)) for r in rows]),
-            "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
-            "labels": torch.tensor([lb + [IGNORE] * (width - len(lb)) for lb in labels]),
-            **self._image_inputs(encoded),
-        }
-        if self.arch.token_types:
-            batch["token_type_ids"] = torch.tensor([t + [1] * (width - len(t)) for t in types])
-        return batch
+            n = len(rows["input_ids"])
+            for key, row in rows.items():
+                tail = target if key == "input_ids" else [int(key == "token_type_ids")] * len(target)
+                columns[key].append((row + tail)[: self.max_length])
+            labels.append(([IGNORE] * n + target)[: self.max_length])
+        width = max(len(r) for r in columns["input_ids"])
+        fill = {"input_ids": self._pad(), "token_type_ids": 1}
+        batch = {k: torch.tensor([r + [fill.get(k, 0)] * (width - len(r)) for r in v]) for k, v in columns.items()}
+        batch["attention_mask"] = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in columns["input_ids"]])
+        batch["labels"] = torch.tensor([lb + [IGNORE] * (width - len(lb)) for lb in labels])
+        return {**batch, **self._image_inputs([rest for _, rest in split])}
 
     def generation_batch(self, examples: Sequence[Example], images: Sequence[Image.Image]) -> dict:
-        """Left-padded prompts (every row ends at its last prompt token) and the image inputs."""
-        encoded = [self._encode(e, im) for e, im in zip(examples, images)]
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        input_ids, attention_mask = left_padded([e["input_ids"][0].tolist() for e in encoded], pad)
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, **self._image_inputs(encoded)}
-        if self.arch.token_types:
-            batch["token_type_ids"] = torch.zeros_like(input_ids)
-        return batch
+        """Left-padded prompts (every row ends at its last prompt token), their token rows, the image inputs."""
+        split = [self._split(self._encode(e, im)) for e, im in zip(examples, images)]
+        batch = {}
+        for key in split[0][0]:
+            ids, mask = left_padded([rows[key] for rows, _ in split], self._pad() if key == "input_ids" else 0)
+            batch[key] = ids
+            if key == "input_ids":
+                batch["attention_mask"] = mask
+        return {**batch, **self._image_inputs([rest for _, rest in split])}
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -298,7 +313,12 @@ class HFGenerator:
 
     @torch.no_grad()
     def generate(
-        self, examples: Sequence[Example], samples: int = 1, temperature: float = 1.0, constrain: str | None = None
+        self,
+        examples: Sequence[Example],
+        samples: int = 1,
+        temperature: float = 1.0,
+        constrain: str | None = None,
+        max_new_tokens: int | None = None,
     ) -> list[str]:
         if any(e.reread for e in examples):
             raise ValueError("re-reading answers need groundlm's region tokens; a transformers backend has none")
@@ -317,10 +337,10 @@ class HFGenerator:
                 chunk = list(examples[k : k + step])
                 batch = backend.collator.generation_batch(chunk, [self.images.get(e.sample) for e in chunk])
                 dtype = backend.dtype
-                batch = {k2: v.to(device, dtype) if torch.is_floating_point(v) else v.to(device) for k2, v in batch.items()}
+                batch = {n: v.to(device, dtype) if v.is_floating_point() else v.to(device) for n, v in batch.items()}
                 ids = backend.model.generate(
                     **batch,
-                    max_new_tokens=self.max_new_tokens,
+                    max_new_tokens=max_new_tokens or self.max_new_tokens,
                     num_beams=self.num_beams,
                     do_sample=samples > 1,
                     num_return_sequences=samples,

@@ -39,7 +39,11 @@ class NativeBackend:
         self, max_new_tokens: int = 24, num_beams: int = 1, batch_size: int = 32, progress: bool = False
     ) -> LocalGenerator:
         return LocalGenerator(
-            self.model, self.collator, max_new_tokens=max_new_tokens, num_beams=num_beams, batch_size=batch_size,
+            self.model,
+            self.collator,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            batch_size=batch_size,
             progress=progress,
         )
 
