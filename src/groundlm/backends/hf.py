@@ -216,8 +216,10 @@ class HFCollator:
         """A processed prompt's token rows (``input_ids`` and any ``[1, L]`` companion: PaliGemma's
         ``token_type_ids``, Qwen2-VL's ``mm_token_type_ids``), as lists, and the rest (the image inputs)."""
         shape = encoded["input_ids"].shape
-        rows = {k: v[0].tolist() for k, v in encoded.items() if k != "attention_mask" and v.shape == shape}
-        rest = {k: v for k, v in encoded.items() if k not in rows and k != "attention_mask"}
+        # PaliGemma's processor also returns ``labels`` for its prompt; groundlm builds its own.
+        kept = {k: v for k, v in encoded.items() if k not in ("attention_mask", "labels")}
+        rows = {k: v[0].tolist() for k, v in kept.items() if v.shape == shape}
+        rest = {k: v for k, v in kept.items() if k not in rows}
         return rows, rest
 
     @staticmethod
