@@ -60,11 +60,24 @@ def test_train_merge_predict_eval_through_the_cli(arch, split, tmp_path, capsys)
 
     out = _run(capsys, "merge", "--base", base, "--tuned", final, "--out", tmp_path / "merged", "--method", "ties")
     assert "ties" in out and (tmp_path / "merged" / "config.json").is_file()
-    merged, original = load_file(str(tmp_path / "merged" / "model.safetensors")), load_file(str(base / "model.safetensors"))
+    merged = load_file(str(tmp_path / "merged" / "model.safetensors"))
+    original = load_file(str(base / "model.safetensors"))
     changed = [k for k in original if k in merged and not (merged[k] == original[k]).all()]
     assert changed and all("q_proj" in k or "v_proj" in k or "qkv" in k for k in changed)
-    _run(capsys, "merge", "--base", base, "--tuned", final, "--out", tmp_path / "layers", "--method", "layer_select",
-         "--tau", "0.999999")
+    _run(
+        capsys,
+        "merge",
+        "--base",
+        base,
+        "--tuned",
+        final,
+        "--out",
+        tmp_path / "layers",
+        "--method",
+        "layer_select",
+        "--tau",
+        "0.999999",
+    )
     report = json.loads((tmp_path / "layers" / "merge.json").read_text())
     assert report["taken"].get("model0", 0) >= 1
 
