@@ -27,7 +27,7 @@ import torch
 import transformers
 from PIL import Image
 from torch import nn
-from transformers import LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from groundlm import formats
 from groundlm.adapters.lora import LoraSpec
@@ -325,11 +325,7 @@ class HFGenerator:
         if any(e.reread for e in examples):
             raise ValueError("re-reading answers need groundlm's region tokens; a transformers backend has none")
         backend, tok = self.backend, self.backend.collator.tokenizer
-        processors = None
-        if constrain:
-            if not formats.get(constrain).answer_pattern:
-                raise ValueError(f"format {constrain!r} has no answer pattern for constrained decoding")
-            processors = LogitsProcessorList([FormatConstraint(constrain, tok)])
+        constraint = FormatConstraint(constrain, tok) if constrain and _constrainable(constrain, tok) else None
         stop = {tok.eos_token_id, *_ids(backend.model.generation_config.eos_token_id)}
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         out: list[str] = []
@@ -340,6 +336,8 @@ class HFGenerator:
                 batch = backend.collator.generation_batch(chunk, [self.images.get(e.sample) for e in chunk])
                 dtype = backend.dtype
                 batch = {n: v.to(device, dtype) if v.is_floating_point() else v.to(device) for n, v in batch.items()}
+                start = batch["input_ids"].shape[1]
+                processors = LogitsProcessorList([AfterPrompt(constraint, start)]) if constraint else None
                 ids = backend.model.generate(
                     **batch,
                     max_new_tokens=max_new_tokens or self.max_new_tokens,
@@ -358,6 +356,25 @@ class HFGenerator:
                     # Special tokens stay: Qwen's <|box_start|> is one, and it is part of the answer.
                     out.append(tok.decode([t for t in row[:cut] if t != pad], skip_special_tokens=False))
         return out
+
+
+class AfterPrompt(LogitsProcessor):
+    """A logits processor applied to the answer alone: transformers passes prompt and answer ids, groundlm's
+    :class:`FormatConstraint` expects the answer (left padding puts every prompt in the first ``start`` columns)."""
+
+    def __init__(self, inner: LogitsProcessor, start: int) -> None:
+        self.inner, self.start = inner, start
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        return self.inner(input_ids[:, self.start :], scores)
+
+
+def _constrainable(format_name: str, tokenizer) -> bool:
+    """Whether a format's syntax is plain text for this tokenizer. Qwen2-VL writes boxes in special tokens
+    (``<|box_start|>``), which the constraint (reading decoded text without special tokens) cannot allow: such
+    answers are generated unconstrained."""
+    text = formats.get(format_name).render_boxes([(1, 1, 2, 2)], 4, 4)
+    return not any(t in text for t in tokenizer.all_special_tokens)
 
 
 def _ids(value: int | Sequence[int] | None) -> list[int]:
