@@ -14,56 +14,18 @@ from __future__ import annotations
 import math
 import re
 
-from groundlm.formats.base import (
-    MALFORMED,
-    OUT_OF_RANGE,
-    Codec,
-    Decoded,
-    ParseResult,
-    check_size,
-    decode_grid,
-    quantize,
-)
-
-BINS = 1000
-_PAIR = r"\(\s*(\d{1,6})\s*,\s*(\d{1,6})\s*\)"
-_BOX = re.compile(
-    r"(?:<\|object_ref_start\|>([^<]{0,1000})<\|object_ref_end\|>\s*)?"
-    rf"<\|box_start\|>\s*{_PAIR}\s*,\s*{_PAIR}\s*<\|box_end\|>"
-)
-_ANY_BOX_TAG = re.compile(r"<\|box_start\|>")
+from groundlm.formats.base import MALFORMED, OUT_OF_RANGE, Codec, Decoded, ParseResult, check_size
+from groundlm.formats.qwen import QwenCodec
 
 
-class Qwen2VLCodec(Codec):
+class Qwen2VLCodec(QwenCodec):
     name = "qwen2vl"
     description = "<|object_ref_start|>phrase<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>, 0-1000"
     answer_pattern = r"<\|box_start\|>\((1000|\d{1,3}),(1000|\d{1,3})\),\((1000|\d{1,3}),(1000|\d{1,3})\)<\|box_end\|>"
-
-    def render_boxes(self, boxes, width, height, label=None):
-        check_size(width, height)
-        ref = f"<|object_ref_start|>{label}<|object_ref_end|>" if label else ""
-        parts = []
-        for x0, y0, x1, y1 in boxes:
-            q = [quantize(v, e, BINS) for v, e in zip((x0, y0, x1, y1), (width, height, width, height))]
-            parts.append(f"<|box_start|>({q[0]},{q[1]}),({q[2]},{q[3]})<|box_end|>")
-        return ref + "".join(parts)
-
-    def parse(self, text: str, width: float, height: float) -> ParseResult:
-        check_size(width, height)
-        decoded = Decoded()
-        found = 0
-        for m in _BOX.finditer(text):
-            found += 1
-            # 1000 is the right edge itself: the grid has 1001 values on parse.
-            values, err = decode_grid(m.groups()[1:], (width, height, width, height), BINS + 1, BINS)
-            if values is None:
-                decoded.errors.append(err)
-            else:
-                decoded.add_box(tuple(values), m.group(1))
-        tags = len(_ANY_BOX_TAG.findall(text))
-        if found < tags:
-            decoded.errors.append(MALFORMED)  # a <|box_start|> whose content did not parse
-        return decoded.result(text, matched=tags > 0)
+    ref_tags = ("<|object_ref_start|>", "<|object_ref_end|>")
+    box_tags = ("<|box_start|>", "<|box_end|>")
+    largest = 1000  # the right (bottom) edge itself
+    default_divisor = 1000.0
 
 
 def smart_resize(
