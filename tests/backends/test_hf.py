@@ -104,3 +104,64 @@ def test_pose_reread_is_refused_with_a_reason(tmp_path):
         backend.task_options("pose", {"reread": True})
     assert backend.task_options("refer", {}) == {"format": "shikra"}
     assert backend.task_options("refer", {"format": "cogvlm"}) == {"format": "cogvlm"}
+
+
+def test_loading_options_and_the_readme_config(tmp_path):
+    import re
+    from pathlib import Path
+
+    from groundlm.backends import BackendOptions
+    from groundlm.errors import UserError
+    from groundlm.train.config import load_config
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```yaml\n(# configs/my-qwen2vl-pose.yaml\n.*?)```", readme, re.S).group(1)
+    (tmp_path / "c.yaml").write_text(block)
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.base_model == "/models/Qwen2-VL-7B-Instruct" and cfg.lora.towers == ("language",)
+    assert cfg.backend == BackendOptions(dtype="bfloat16", device_map=None, gradient_checkpointing=True)
+    with pytest.raises(UserError, match="dtype"):
+        load_config(tmp_path / "c.yaml", ["backend.dtype=fp8"])
+
+    backend = HFBackend.load(
+        save_llava(tmp_path / "llava"), BackendOptions(dtype="bfloat16", gradient_checkpointing=True)
+    )
+    assert backend.dtype == torch.bfloat16 and backend.model.is_gradient_checkpointing
+    backend.attach_lora(LoraSpec(r=2, alpha=4))
+    backend.module.train()
+    sample = _sample()
+    ex = Example("<image>Where is the cube?", "[0.100,0.100,0.500,0.833]", sample)
+    loss = backend.module(**backend.collator.train_batch([ex], [sample.load_image()])).losses["lm"]
+    loss.backward()
+    grads = [p.grad for n, p in backend.module.named_parameters() if "lora_A" in n]
+    assert torch.isfinite(loss) and grads and all(g is not None for g in grads)
+
+
+def test_qwen25vl_boxes_are_in_the_frame_its_processor_makes(tmp_path):
+    from groundlm import formats
+
+    from .tiny import save_qwen25vl
+
+    backend = load_backend(save_qwen25vl(tmp_path / "qwen25"))
+    assert backend.box_format == "qwen25vl:factor=28,min_pixels=784,max_pixels=3136"
+    codec = formats.get(backend.box_format)
+    sample = _sample()  # 40 x 30
+    ex = Example("<image>Where is the cube?", "", sample)
+    grid = backend.collator.generation_batch([ex], [sample.load_image()])["image_grid_thw"][0]
+    # The processor's input is grid x 14 pixels a side; the codec writes boxes in that frame.
+    assert codec.input_size(40, 30) == (int(grid[2]) * 14, int(grid[1]) * 14)
+    assert codec.render_boxes([(0, 0, 40, 30)], 40, 30) == f'[{{"bbox_2d": [0, 0, {grid[2] * 14}, {grid[1] * 14}]}}]'
+
+
+def test_constrained_answers_parse_in_each_family_syntax(tmp_path):
+    from groundlm import formats
+
+    torch.manual_seed(0)
+    sample = _sample()
+    ex = Example("<image>Where is the cube?", "", sample)
+    for build in (save_qwen2vl, save_paligemma, save_llava):
+        backend = load_backend(build(tmp_path / build.__name__))
+        texts = backend.generator(48).generate([ex, ex], constrain=backend.box_format.partition(":")[0])
+        for text in texts:
+            result = formats.get(backend.box_format).parse(text, 40, 30)
+            assert result.error in (None, "degenerate"), (backend.box_format, text, result.error)

@@ -86,6 +86,17 @@ ARCHITECTURES: dict[str, Architecture] = {
 LANGUAGE_TARGETS = ("q_proj", "v_proj")  # the LoRA paper's choice, the same names in Llama, Qwen2 and Gemma
 
 
+def family_format(arch: Architecture, processor: Any) -> str:
+    """The architecture's box format, configured from its processor where the syntax depends on it: Qwen2.5-VL
+    writes pixels of the image its processor resized (``qwen25vl:factor=…,min_pixels=…,max_pixels=…``)."""
+    if arch.box_format != "qwen25vl":
+        return arch.box_format
+    images = processor.image_processor
+    size = images.size
+    lo, hi = (getattr(size, k, None) or size[k] for k in ("shortest_edge", "longest_edge"))
+    return f"qwen25vl:factor={images.patch_size * images.merge_size},min_pixels={lo},max_pixels={hi}"
+
+
 def supported() -> str:
     return ", ".join(sorted(ARCHITECTURES))
 
@@ -325,7 +336,9 @@ class HFGenerator:
         if any(e.reread for e in examples):
             raise ValueError("re-reading answers need groundlm's region tokens; a transformers backend has none")
         backend, tok = self.backend, self.backend.collator.tokenizer
-        constraint = FormatConstraint(constrain, tok) if constrain and _constrainable(constrain, tok) else None
+        constraint = None
+        if constrain:
+            constraint = FormatConstraint(constrain, tok, syntax_tokens=_syntax_tokens(constrain, tok))
         stop = {tok.eos_token_id, *_ids(backend.model.generation_config.eos_token_id)}
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         out: list[str] = []
@@ -369,12 +382,10 @@ class AfterPrompt(LogitsProcessor):
         return self.inner(input_ids[:, self.start :], scores)
 
 
-def _constrainable(format_name: str, tokenizer) -> bool:
-    """Whether a format's syntax is plain text for this tokenizer. Qwen2-VL writes boxes in special tokens
-    (``<|box_start|>``), which the constraint (reading decoded text without special tokens) cannot allow: such
-    answers are generated unconstrained."""
-    text = formats.get(format_name).render_boxes([(1, 1, 2, 2)], 4, 4)
-    return not any(t in text for t in tokenizer.all_special_tokens)
+def _syntax_tokens(format_name: str, tokenizer) -> tuple[str, ...]:
+    """The tokenizer's special tokens that a format's answers are written with (Qwen2-VL's box tags)."""
+    text = formats.get(format_name).render_boxes([(1, 1, 2, 2)], 4, 4, label="x")
+    return tuple(t for t in tokenizer.all_special_tokens if t in text)
 
 
 def _ids(value: int | Sequence[int] | None) -> list[int]:
@@ -398,7 +409,7 @@ class HFBackend:
         self, model: nn.Module, processor: Any, arch: Architecture, base_dir: Path, options: BackendOptions
     ) -> None:
         self.arch, self.base_dir, self.options = arch, base_dir, options
-        self.box_format = options.box_format or arch.box_format
+        self.box_format = options.box_format or family_format(arch, processor)
         self.module = HFTrainable(model)
         self.processor = processor
         self.collator = HFCollator(processor, arch, formats.get(self.box_format))

@@ -191,6 +191,8 @@ def predict_command(
         numeric=NumericDecoding(numeric, samples),
         reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
         query_first=trained_options(checkpoint, "refer").get("query_first", False),
+        # A family's own syntax (Qwen2.5-VL's JSON) can take more tokens than groundlm's; answers stop at the end.
+        max_new_tokens=None if isinstance(backend, NativeBackend) else 64,
     )
     if out:
         draw_overlay(picture, result, out)

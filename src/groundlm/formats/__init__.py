@@ -51,12 +51,24 @@ def names() -> list[str]:
 
 
 def get(name: str, **options: object) -> Codec:
-    """A codec by name, e.g. ``get("qwen", divisor=1000)``; unknown names list the known ones."""
+    """A codec by name, e.g. ``get("qwen", divisor=1000)``; unknown names list the known ones. A name may carry
+    numeric options after a colon, ``"qwen25vl:max_pixels=1003520"``, so that a configured codec travels as a
+    string (``tasks.json``, a task's ``format`` option)."""
+    base, _, spec = name.partition(":")
     try:
-        cls = _REGISTRY[name]
+        cls = _REGISTRY[base]
     except KeyError:
-        raise ValueError(f"unknown format {name!r}; known formats: {', '.join(_REGISTRY)}") from None
-    return cls(**options)  # type: ignore[arg-type]
+        raise ValueError(f"unknown format {base!r}; known formats: {', '.join(_REGISTRY)}") from None
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            options.setdefault(key.strip(), float(value) if "." in value else int(value))
+        except ValueError:
+            raise ValueError(f"format {name!r}: options are key=number, got {item!r}") from None
+    try:
+        return cls(**options)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise ValueError(f"format {name!r}: {e}") from None
 
 
 def register(cls: type[Codec]) -> type[Codec]:

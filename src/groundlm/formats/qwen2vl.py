@@ -32,9 +32,10 @@ def smart_resize(
     width: float, height: float, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 12845056
 ) -> tuple[int, int]:
     """``(width, height)`` of the image Qwen2-VL / Qwen2.5-VL's processor feeds the model: each side rounded to a
-    multiple of ``factor``, then scaled (keeping the aspect) so that the area lies in ``[min_pixels, max_pixels]``."""
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
+    multiple of ``factor``, then scaled (keeping the aspect) so that the area lies in ``[min_pixels, max_pixels]``
+    (the processor's rule, step for step)."""
+    h = round(height / factor) * factor
+    w = round(width / factor) * factor
     if h * w > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
         h = max(factor, math.floor(height / beta / factor) * factor)
