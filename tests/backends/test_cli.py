@@ -42,14 +42,18 @@ def test_train_merge_predict_eval_through_the_cli(arch, split, tmp_path, capsys)
         "max_steps": 2,
         "batch_size": 2,
         "lr": 0.05,
-        "eval_every": 0,
+        "val": f"spatialworld:{split}",
+        "eval_every": 2,
+        "eval_items": 2,
         "save_every": 0,
         "device": "cpu",
     }
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
-    summary = json.loads(_run(capsys, "train", tmp_path / "train.yaml"))
+    out = _run(capsys, "train", tmp_path / "train.yaml")
+    summary = json.loads(out[out.index("{\n") :])  # after the evaluations' progress lines
     final = tmp_path / "run" / "final"
     assert summary["steps"] == 2 and (final / "adapter_model.safetensors").is_file()
+    assert set(summary["eval_tasks"]) == {"pose", "refer"} and summary["eval"]["n"] == 2  # scored while training
     record = json.loads((final / "backend.json").read_text())
     assert record["model_type"] == arch and record["base"] == str(base.resolve())
     trained = {t["name"]: t["options"] for t in json.loads((final / "tasks.json").read_text())}

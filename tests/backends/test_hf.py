@@ -165,3 +165,43 @@ def test_constrained_answers_parse_in_each_family_syntax(tmp_path):
         for text in texts:
             result = formats.get(backend.box_format).parse(text, 40, 30)
             assert result.error in (None, "degenerate"), (backend.box_format, text, result.error)
+
+
+def test_a_command_for_groundlm_models_alone_says_so(tmp_path):
+    from groundlm.inference import load_model
+
+    with pytest.raises(ValueError, match="holds a transformers model \\('llava'\\)"):
+        load_model(save_llava(tmp_path / "llava"))
+
+
+def test_an_interrupted_lora_run_resumes_to_the_same_adapters(tmp_path):
+    from safetensors.torch import load_file
+
+    from groundlm.data.synth.writer import write_split
+    from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
+    from groundlm.train.loop import train
+
+    write_split(tmp_path / "d", 2, seed=4, size=32, domain="headshot", progress=False)
+    base = save_llava(tmp_path / "llava")
+
+    def config(run: str) -> TrainConfig:
+        return TrainConfig(
+            run_dir=str(tmp_path / run),
+            train=SplitSpec(f"spatialworld:{tmp_path / 'd'}"),
+            tasks=[TaskSpec("refer")],
+            base_model=str(base),
+            lora=LoraSpec(r=2, alpha=4),
+            max_steps=3,
+            batch_size=2,
+            lr=0.05,
+            eval_every=0,
+            save_every=1,
+            device="cpu",
+        )
+
+    train(config("whole"), progress=False)
+    assert train(config("cut"), progress=False, stop_after=1) == {"interrupted_at": 1}
+    train(config("cut"), resume=True, progress=False)
+    whole = load_file(str(tmp_path / "whole" / "final" / "adapter_model.safetensors"))
+    cut = load_file(str(tmp_path / "cut" / "final" / "adapter_model.safetensors"))
+    assert whole.keys() == cut.keys() and all(torch.allclose(whole[k], cut[k], atol=1e-6) for k in whole)
