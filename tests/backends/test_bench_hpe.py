@@ -50,3 +50,5 @@ def test_hpe_bench_runs_on_a_transformers_base(tmp_path):
     models = tmp_path / "run" / "models"
     assert (models / "lora-r0.5" / "final" / "adapter_model.safetensors").is_file()
     assert (models / "merge-ties" / "config.json").is_file() and (models / "merge-ties" / "backend.json").is_file()
+    # Its LoRA runs load the base as the bench says (gradient checkpointing by default, for real sizes).
+    assert result["config"]["backend"]["gradient_checkpointing"] is True

@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw
 from groundlm import data
 from groundlm.adapters.lora import LoraSpec
 from groundlm.adapters.merge import merge_models
+from groundlm.backends.base import BackendOptions
 from groundlm.backends.hf import HFBackend, is_hf_dir
 from groundlm.backends.merge import merge_hf_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
@@ -68,7 +69,10 @@ class HpeBenchConfig:
     n_train: int = 3000
     n_test: int = 300
     size: int = 128
-    base_model: str | None = None  # a trained grounding model directory: skip step 1
+    base_model: str | None = None  # a trained grounding model directory (groundlm's or transformers'): skip step 1
+    # How a transformers base is loaded for its LoRA runs: activations recomputed in the backward pass, since a
+    # real-size VLM's batch of 32 would not fit otherwise.
+    backend: BackendOptions = field(default_factory=lambda: BackendOptions(gradient_checkpointing=True))
     # The pretrained vision tower (groundlm pretrain), built with tower_preset when the folder does not exist;
     # None trains model.vision from scratch instead.
     tower: str | None = "runs/towers/quick"
@@ -320,7 +324,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         if r > 0:
             tasks.append(TaskSpec("refer", r, data=ground_spec))
         lora_run = models / f"lora-r{r:g}"
-        start = {"base_model": str(base_dir)} if hf else {"init_from": str(base_dir)}
+        start = {"base_model": str(base_dir), "backend": cfg.backend} if hf else {"init_from": str(base_dir)}
         train(
             _train_config(cfg, lora_run, tasks, cfg.lora_steps, cfg.lora_lr, lora=cfg.lora, **start), progress=progress
         )
