@@ -5,12 +5,11 @@ The models are tiny and random, built here from configs; their answers are score
 import json
 
 import pytest
-import yaml
 from safetensors.torch import load_file
 
 from groundlm.cli import main
 
-from .tiny import BUILDERS
+from .tiny import BUILDERS, lora_run_config
 
 
 @pytest.fixture(scope="module")
@@ -32,24 +31,8 @@ def _run(capsys, *argv):
 @pytest.mark.parametrize("arch", sorted(BUILDERS))
 def test_train_merge_predict_eval_through_the_cli(arch, split, tmp_path, capsys):
     base = BUILDERS[arch](tmp_path / "base")
-    config = {
-        "run_dir": str(tmp_path / "run"),
-        "train": f"spatialworld:{split}",
-        "tasks": [{"name": "pose", "weight": 1}, {"name": "refer", "weight": 1}],
-        "base_model": str(base),
-        "backend": {"dtype": "float32"},
-        "lora": {"r": 2, "alpha": 4, "towers": ["language", "vision"]},
-        "max_steps": 2,
-        "batch_size": 2,
-        "lr": 0.05,
-        "val": f"spatialworld:{split}",
-        "eval_every": 2,
-        "eval_items": 2,
-        "save_every": 0,
-        "device": "cpu",
-    }
-    (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
-    out = _run(capsys, "train", tmp_path / "train.yaml")
+    config = lora_run_config(tmp_path, split, base, backend={"dtype": "float32"}, lr=0.05, device="cpu")
+    out = _run(capsys, "train", config)
     summary = json.loads(out[out.index("{\n") :])  # after the evaluations' progress lines
     final = tmp_path / "run" / "final"
     assert summary["steps"] == 2 and (final / "adapter_model.safetensors").is_file()

@@ -5,11 +5,10 @@ import json
 
 import pytest
 import torch
-import yaml
 
 from groundlm.cli import main
 
-from .tiny import BUILDERS
+from .tiny import BUILDERS, lora_run_config
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -30,22 +29,9 @@ def test_bfloat16_training_and_inference_on_cuda(arch, tmp_path, capsys):
     split = tmp_path / "heads"
     write_split(split, 3, seed=3, size=32, domain="headshot", progress=False)
     base = BUILDERS[arch](tmp_path / "base")
-    config = {
-        "run_dir": str(tmp_path / "run"),
-        "train": f"spatialworld:{split}",
-        "tasks": ["pose", "refer"],
-        "base_model": str(base),
-        "backend": {"dtype": "auto", "gradient_checkpointing": True},
-        "lora": {"r": 2, "alpha": 4, "towers": ["language", "vision"]},
-        "max_steps": 2,
-        "batch_size": 2,
-        "eval_every": 2,
-        "eval_items": 2,
-        "save_every": 0,
-        "device": "cuda",
-    }
-    (tmp_path / "train.yaml").write_text(yaml.safe_dump(config))
-    out = _run(capsys, "train", tmp_path / "train.yaml")
+    backend = {"dtype": "auto", "gradient_checkpointing": True}
+    config = lora_run_config(tmp_path, split, base, backend=backend, device="cuda")
+    out = _run(capsys, "train", config)
     summary = json.loads(out[out.index("{\n") :])  # after the evaluations' progress lines
     assert set(summary["eval_tasks"]) == {"pose", "refer"}
     final = tmp_path / "run" / "final"

@@ -6,8 +6,10 @@ The tokenizer is byte-level with no merges (one token per byte), plus the specia
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import transformers
+import yaml
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
@@ -136,3 +138,25 @@ def save_paligemma(directory: Path) -> Path:
 
 
 BUILDERS = {"llava": save_llava, "qwen2_vl": save_qwen2vl, "qwen2_5_vl": save_qwen25vl, "paligemma": save_paligemma}
+
+
+def lora_run_config(directory: Path, split: Path, base: Path, **overrides: Any) -> Path:
+    """A train YAML in ``directory``: two LoRA steps (language and vision) of pose and refer on ``base``, both tasks
+    scored on ``split`` at the end; ``overrides`` replace top-level keys."""
+    config = {
+        "run_dir": str(directory / "run"),
+        "train": f"spatialworld:{split}",
+        "val": f"spatialworld:{split}",
+        "tasks": ["pose", "refer"],
+        "base_model": str(base),
+        "lora": {"r": 2, "alpha": 4, "towers": ["language", "vision"]},
+        "max_steps": 2,
+        "batch_size": 2,
+        "eval_every": 2,
+        "eval_items": 2,
+        "save_every": 0,
+        **overrides,
+    }
+    path = directory / "train.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
