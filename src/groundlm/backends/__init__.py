@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
+from groundlm.backends.architectures import ARCHITECTURES, is_hf_dir
 from groundlm.backends.base import BACKEND_FILE, Backend, BackendOptions
-from groundlm.backends.hf import ARCHITECTURES, HFBackend, is_hf_dir
+from groundlm.backends.hf import HFBackend
 from groundlm.backends.native import NativeBackend
 from groundlm.inference.loader import load_model
 

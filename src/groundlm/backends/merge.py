@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from groundlm.adapters.merge import Granularity, load_merged, merge_states, unique_state, write_merge_report
-from groundlm.backends.hf import HFBackend, is_hf_dir
+from groundlm.backends.architectures import is_hf_dir
+from groundlm.backends.hf import HFBackend
 from groundlm.errors import UserError
 
 

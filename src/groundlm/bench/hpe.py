@@ -31,8 +31,9 @@ from PIL import Image, ImageDraw
 from groundlm import data
 from groundlm.adapters.lora import LoraSpec
 from groundlm.adapters.merge import merge_models
+from groundlm.backends.architectures import is_hf_dir
 from groundlm.backends.base import BackendOptions
-from groundlm.backends.hf import HFBackend, is_hf_dir
+from groundlm.backends.hf import HFBackend
 from groundlm.backends.merge import merge_hf_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
 from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision

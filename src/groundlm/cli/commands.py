@@ -317,7 +317,7 @@ def merge_command(
     seed: int,
 ) -> str:
     from groundlm.adapters.merge import merge_models
-    from groundlm.backends.hf import is_hf_dir
+    from groundlm.backends.architectures import is_hf_dir
     from groundlm.backends.merge import merge_hf_models
 
     for d in (base, *tuned):
