@@ -26,10 +26,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("groundlm.metrics", "groundlm.data"),
     # LoRA adapters are part of a model's config (VLMConfig.lora): models build them; merging sits above.
     ("groundlm.models", "groundlm.adapters.lora"),
-    ("groundlm.adapters", "groundlm.tasks"),
+    # The backend interface and loading options (a train config's ``backend``) sit beside the tasks they serve.
+    ("groundlm.adapters", "groundlm.tasks", "groundlm.backends.base"),
     # The configuration, schedule and metrics log that every training loop shares (tower pretraining too).
     (
         "groundlm.inference",
+        "groundlm.backends",
         "groundlm.pretrain",
         "groundlm.baselines",
         "groundlm.train.config",

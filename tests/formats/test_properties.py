@@ -20,6 +20,9 @@ STEP = {
     "shikra": 0.0005,
     "ferret": 1 / 1000,
     "paligemma": 1 / 1024,
+    "qwen2vl": 1 / 1000,
+    # Pixels of the resized model input, whose side is at least 28 (half a pixel of 28 at worst).
+    "qwen25vl": 1 / 56,
 }
 # Pieces of every family's syntax, so that random strings are near-misses rather than noise.
 TOKENS = [
@@ -45,6 +48,11 @@ TOKENS = [
     "</box>",
     "<ref>",
     "</ref>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|object_ref_start|>",
+    '{"bbox_2d": [',
+    '"label": "',
     "<loc_",
     "<loc",
     ">",

@@ -12,8 +12,9 @@ from groundlm.tasks import save_task_list
 
 from ..models.conftest import tiny_config
 
-# The module (the package's name `predict` is the function it defines).
+# The modules (the package's names `predict` and `generate_texts` are functions they define).
 predict_module = importlib.import_module("groundlm.inference.predict")
+generate_module = importlib.import_module("groundlm.inference.generate")
 
 
 def test_predict_asks_the_way_the_model_was_trained(monkeypatch, tmp_path):
@@ -23,7 +24,7 @@ def test_predict_asks_the_way_the_model_was_trained(monkeypatch, tmp_path):
         seen.extend(e.prompt for e in examples)
         return ["[[100,100,300,300]]"] * len(examples)
 
-    monkeypatch.setattr(predict_module, "generate_texts", fake_generate)
+    monkeypatch.setattr(generate_module, "generate_texts", fake_generate)
     image = Image.new("RGB", (32, 32))
     torch.manual_seed(0)
     model = GroundedVLM(tiny_config())

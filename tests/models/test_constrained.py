@@ -40,7 +40,9 @@ def test_constrained_generation_of_an_untrained_model_always_parses(name):
     for text in tok.batch_decode(out, skip_special_tokens=True):
         result = formats.get(name).parse(text, 640, 480)
         # Syntax and ranges are guaranteed; x1 > x0 is not, so a degenerate box is the only allowed failure.
-        assert result.error in (None, "degenerate"), (name, text, result.error)
+        # Qwen2.5-VL's range is the resized image's side, which a pattern for every image cannot state.
+        allowed = (None, "degenerate", "out_of_range") if name == "qwen25vl" else (None, "degenerate")
+        assert result.error in allowed, (name, text, result.error)
 
 
 def test_allowed_tokens_follow_the_prefix():

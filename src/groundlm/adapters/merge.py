@@ -219,6 +219,48 @@ def load_full_state(directory: str | Path, base_dir: str | Path | None = None) -
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def merge_states(
+    base: State,
+    tuned: Sequence[State],
+    method: str,
+    weights: Sequence[float] | None = None,
+    density: float = 0.5,
+    tau: float = 0.999,
+    granularity: Granularity = "module",
+    seed: int = 0,
+) -> tuple[State, dict]:
+    """The merged weights of ``tuned`` with ``base`` by ``method``, and the report of what was done (arguments and,
+    for layer selection, where each layer came from)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown merge method {method!r}; known: {', '.join(METHODS)}")
+    report: dict = {"method": method}
+    if method == "layer_select":
+        merged, chosen = layer_select_merge(base, tuned, tau, granularity)
+        report["layers"] = chosen.to_dict()
+        report["taken"] = {k: len(v) for k, v in chosen.taken().items()}
+    else:
+        merged = merge_state_dicts(base, tuned, method, weights, density, seed)
+        report.update(weights=list(weights) if weights is not None else [1.0] * len(tuned), density=density)
+    return merged, report
+
+
+def load_merged(model: torch.nn.Module, merged: State) -> None:
+    """Load merged weights into ``model``; a name may be missing only as the tied alias of a loaded tensor."""
+    missing, unexpected = model.load_state_dict(merged, strict=False)
+    state = model.state_dict()
+    loaded = {state[k].data_ptr() for k in merged}
+    if unexpected or any(state[k].data_ptr() not in loaded for k in missing):
+        raise RuntimeError(f"merged weights do not fit the model (missing {missing}, unexpected {unexpected})")
+
+
+def write_merge_report(out_dir: Path, report: dict, tuned_dirs: Sequence[str | Path]) -> None:
+    """``merge.json`` in ``out_dir``, and the first fine-tune's ``tasks.json`` (inference asks as it was trained)."""
+    (out_dir / "merge.json").write_text(json.dumps(report, indent=2) + "\n")
+    tasks = Path(tuned_dirs[0]) / "tasks.json"
+    if tasks.is_file():
+        shutil.copyfile(tasks, out_dir / "tasks.json")
+
+
 def merge_models(
     base_dir: str | Path,
     tuned_dirs: Sequence[str | Path],
@@ -239,28 +281,10 @@ def merge_models(
         raise ValueError(f"{base_dir}: the base model has LoRA adapters; merge them into it first")
     base = unique_state(model)
     tuned = [load_full_state(d, base_dir) for d in tuned_dirs]
-    report: dict = {
-        "method": method,
-        "base": str(base_dir),
-        "models": [str(d) for d in tuned_dirs],
-    }
-    if method == "layer_select":
-        merged, chosen = layer_select_merge(base, tuned, tau, granularity)
-        report["layers"] = chosen.to_dict()
-        report["taken"] = {k: len(v) for k, v in chosen.taken().items()}
-    else:
-        merged = merge_state_dicts(base, tuned, method, weights, density, seed)
-        report.update(weights=list(weights) if weights is not None else [1.0] * len(tuned), density=density)
-    missing, unexpected = model.load_state_dict(merged, strict=False)
-    # A name may be missing only as the tied alias of a loaded tensor.
-    state = model.state_dict()
-    loaded = {state[k].data_ptr() for k in merged}
-    if unexpected or any(state[k].data_ptr() not in loaded for k in missing):
-        raise RuntimeError(f"merged weights do not fit the model (missing {missing}, unexpected {unexpected})")
+    merged, done = merge_states(base, tuned, method, weights, density, tau, granularity, seed)
+    report = {"method": method, "base": str(base_dir), "models": [str(d) for d in tuned_dirs], **done}
+    load_merged(model, merged)
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
-    (out_dir / "merge.json").write_text(json.dumps(report, indent=2) + "\n")
-    tasks = Path(tuned_dirs[0]) / "tasks.json"  # inference asks as the (first) fine-tune was trained
-    if tasks.is_file():
-        shutil.copyfile(tasks, out_dir / "tasks.json")
+    write_merge_report(out_dir, report, tuned_dirs)
     return report

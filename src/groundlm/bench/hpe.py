@@ -1,6 +1,7 @@
 """``groundlm bench hpe``: the HPE-CogVLM pipeline, end to end, and its table (docs/architecture.md, section 6.1).
 
-1. a grounding base model (``refer``: expression -> box), the analogue of CogVLM-grounding (or ``base_model``);
+1. a grounding base model (``refer``: expression -> box), the analogue of CogVLM-grounding (or ``base_model``:
+   a groundlm model directory, or a transformers VLM's, e.g. Qwen2-VL, answering in its own box syntax);
 2. LoRA fine-tunes for head pose (``pose``), one per rehearsal ratio ``r``: a share ``r`` of the examples are
    grounding examples from the base model's data, the rest pose examples;
 3. merges of the base and the fine-tune trained at ``merge_ratio``: task arithmetic, TIES, DARE (linear) and the
@@ -30,6 +31,10 @@ from PIL import Image, ImageDraw
 from groundlm import data
 from groundlm.adapters.lora import LoraSpec
 from groundlm.adapters.merge import merge_models
+from groundlm.backends.architectures import is_hf_dir
+from groundlm.backends.base import BackendOptions
+from groundlm.backends.hf import HFBackend
+from groundlm.backends.merge import merge_hf_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
 from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
 from groundlm.data.show import draw_pose_axes
@@ -37,10 +42,9 @@ from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
-from groundlm.inference import Collator, ImageCache, load_model, predict_examples
+from groundlm.inference import Collator, ImageCache, LocalGenerator, TextGenerator, answer, load_model
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.config import LanguageConfig, VLMConfig
-from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
@@ -66,7 +70,10 @@ class HpeBenchConfig:
     n_train: int = 3000
     n_test: int = 300
     size: int = 128
-    base_model: str | None = None  # a trained grounding model directory: skip step 1
+    base_model: str | None = None  # a trained grounding model directory (groundlm's or transformers'): skip step 1
+    # How a transformers base is loaded for its LoRA runs: activations recomputed in the backward pass, since a
+    # real-size VLM's batch of 32 would not fit otherwise.
+    backend: BackendOptions = field(default_factory=lambda: BackendOptions(gradient_checkpointing=True))
     # The pretrained vision tower (groundlm pretrain), built with tower_preset when the folder does not exist;
     # None trains model.vision from scratch instead.
     tower: str | None = "runs/towers/quick"
@@ -182,21 +189,33 @@ def _train_config(
     )
 
 
-def _evaluate_vlm(
-    model: GroundedVLM, pose_task: PoseTask, pose_examples, refer_examples, images: ImageCache, numeric: NumericDecoding
-) -> tuple[dict, list]:
+def _generators(directory: Path, device: str, images: ImageCache) -> tuple[TextGenerator, TextGenerator, str]:
+    """The model in ``directory`` as pose and refer answerers (groundlm's: 40 and 24 new tokens; a transformers
+    VLM's: 64 for both, its own syntax may be longer), and the box format its refer answers are written in."""
+    if is_hf_dir(directory):
+        backend = HFBackend.load(directory, device=device)
+        generator = backend.generator(64)
+        generator.images = images
+        return generator, generator, backend.box_format
+    model = load_model(directory, device=device)
     collator = Collator.for_model(model)
-    refer_task = ReferTask()
+    pose = LocalGenerator(model, collator, images, max_new_tokens=40, progress=True)
+    return pose, replace(pose, max_new_tokens=24), "cogvlm"
+
+
+def _evaluate_vlm(
+    directory: Path, device: str, pose_task: PoseTask, pose_examples, refer_examples, images, numeric
+) -> tuple[dict, list]:
+    pose_answers, refer_answers, box_format = _generators(directory, device, images)
+    refer_task = ReferTask(box_format)
     torch.manual_seed(0)  # sampled answers: every row draws the same random numbers, so equal models score equally
-    preds = predict_examples(
-        model, collator, pose_task, pose_examples, images, max_new_tokens=40, progress=True, numeric=numeric
-    )
+    preds = answer(pose_answers, pose_task, pose_examples, numeric)
     m = pose_task.score(preds, pose_examples)
     out = {k: m[k] for k in ("yaw", "pitch", "roll", "mae", "invalid", "blended")}
     out["head_acc50"] = m["box_acc50"]
     out["grounding_acc50"] = None
     if refer_examples:
-        boxes = predict_examples(model, collator, refer_task, refer_examples, images, progress=True, numeric=numeric)
+        boxes = answer(refer_answers, refer_task, refer_examples, numeric)
         out["grounding_acc50"] = refer_task.score(boxes, refer_examples)["acc50"]
     return out, preds
 
@@ -231,8 +250,13 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     cfg = replace(cfg, device=device)
     run = fresh_run(cfg.run_dir, "pictures")
     log = progress_log(progress)
-    vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.model.vision, cfg.freeze_tower, progress)
-    cfg = replace(cfg, model=replace(cfg.model, vision=vision))
+    hf = bool(cfg.base_model) and is_hf_dir(cfg.base_model)
+    if hf:
+        # A transformers VLM has no region tokens to re-read and no groundlm submodules to train beside LoRA.
+        cfg = replace(cfg, reread=False, lora=replace(cfg.lora, train_modules=()))
+    else:
+        vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.model.vision, cfg.freeze_tower, progress)
+        cfg = replace(cfg, model=replace(cfg.model, vision=vision))
     train_spec = _split(cfg, cfg.train, "train", "headshot", cfg.n_train, cfg.seed)
     test_spec = _split(cfg, cfg.test, "test", "headshot-dusk", cfg.n_test, cfg.seed + 1)
     ground_spec = SplitSpec(cfg.grounding) if cfg.grounding else train_spec
@@ -287,9 +311,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
             progress=progress,
         )
         base_dir = base_run / "final"
-    base_metrics, _ = _evaluate_vlm(
-        load_model(base_dir, device=device), pose_task, pose_examples, refer_examples, images, cfg.numeric
-    )
+    base_metrics, _ = _evaluate_vlm(base_dir, device, pose_task, pose_examples, refer_examples, images, cfg.numeric)
     add("grounding base (no pose)", base_metrics)
 
     # 2. LoRA fine-tunes per rehearsal ratio.
@@ -303,14 +325,14 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         if r > 0:
             tasks.append(TaskSpec("refer", r, data=ground_spec))
         lora_run = models / f"lora-r{r:g}"
+        start = {"base_model": str(base_dir), "backend": cfg.backend} if hf else {"init_from": str(base_dir)}
         train(
-            _train_config(cfg, lora_run, tasks, cfg.lora_steps, cfg.lora_lr, init_from=str(base_dir), lora=cfg.lora),
-            progress=progress,
+            _train_config(cfg, lora_run, tasks, cfg.lora_steps, cfg.lora_lr, lora=cfg.lora, **start), progress=progress
         )
         tuned[r] = lora_run / "final"
         name = f"LoRA only, r={r:g}"
         metrics, preds_of[name] = _evaluate_vlm(
-            load_model(tuned[r], device=device), pose_task, pose_examples, refer_examples, images, cfg.numeric
+            tuned[r], device, pose_task, pose_examples, refer_examples, images, cfg.numeric
         )
         add(name, metrics, ratio=r)
 
@@ -328,9 +350,9 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         for name, kwargs in merges:
             out_dir = models / f"merge-{kwargs['method']}-{kwargs.get('tau', '')}".rstrip("-")
             log(f"merging: {name}")
-            report = merge_models(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
+            report = (merge_hf_models if hf else merge_models)(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
             metrics, preds_of[name] = _evaluate_vlm(
-                load_model(out_dir, device=device), pose_task, pose_examples, refer_examples, images, cfg.numeric
+                out_dir, device, pose_task, pose_examples, refer_examples, images, cfg.numeric
             )
             info = {"merged_ratio": cfg.merge_ratio, **{k: v for k, v in kwargs.items() if k != "method"}}
             if "taken" in report:

@@ -74,7 +74,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ev.add_argument("task", choices=TASKS)
     ev.add_argument("--gt", help="ground-truth JSON Lines file")
     ev.add_argument("--pred", action="append", default=[], help="prediction JSON Lines file (repeatable)")
-    ev.add_argument("--checkpoint", help="evaluate a model directory instead of prediction files")
+    ev.add_argument(
+        "--checkpoint", help="evaluate a model directory (groundlm's or a transformers VLM's), not prediction files"
+    )
     ev.add_argument("--data", help="with --checkpoint: the dataset URI to evaluate on")
     ev.add_argument("--limit", type=int, default=500, help="with --checkpoint: items to evaluate")
     ev.add_argument("--constrain", action="store_true", help="with --checkpoint: format-constrained decoding")
@@ -161,7 +163,12 @@ def _build_parser() -> argparse.ArgumentParser:
     bh.add_argument("--test", default=None, metavar="URI", help="pose test data (default: headshot-dusk)")
     bh.add_argument("--grounding", default=None, metavar="URI", help="referring data (default: the train data)")
     bh.add_argument("--grounding-test", default=None, metavar="URI", help="default: the test data")
-    bh.add_argument("--base-model", default=None, metavar="DIR", help="a trained grounding model: skip its training")
+    bh.add_argument(
+        "--base-model",
+        default=None,
+        metavar="DIR",
+        help="a grounding model to start from, groundlm's or a transformers VLM's (LLaVA, Qwen2-VL, PaliGemma)",
+    )
     bh.add_argument("--tower", default=None, metavar="DIR", help="the pretrained tower (default: the preset's)")
     bh.add_argument(
         "--numeric", default=None, choices=("greedy", "mean", "median"), help="angle decoding (default: median)"
@@ -211,7 +218,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-upload-mb", type=float, default=8.0, help="largest accepted image file")
 
     mg = sub.add_parser("merge", help="merge fine-tuned models (or LoRA adapters) with their base")
-    mg.add_argument("--base", required=True, help="the base model directory")
+    mg.add_argument("--base", required=True, help="the base model directory (groundlm's, or a transformers VLM's)")
     mg.add_argument("--tuned", required=True, nargs="+", help="fine-tuned model or adapter directories")
     mg.add_argument("--out", required=True, help="the merged model directory to write")
     mg.add_argument(
@@ -246,7 +253,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--query", help="refer: the referring expression; pose: the person")
     pr.add_argument("--box", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="region_caption: pixels")
-    pr.add_argument("--format", default="cogvlm", choices=formats.names(), help="box format the model writes")
+    pr.add_argument(
+        "--format",
+        default=None,
+        choices=formats.names(),
+        help="box format the model writes (default: as it was trained, a transformers VLM's own, else cogvlm)",
+    )
     pr.add_argument("--constrain", action="store_true", help="format-constrained decoding")
     pr.add_argument("--out", help="write an overlay PNG (depth: the 16-bit depth PNG, default IMAGE-depth.png)")
     pr.add_argument(

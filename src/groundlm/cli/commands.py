@@ -141,13 +141,21 @@ def pretrain_command(config: str, overrides: Sequence[str], out: str | None) -> 
     return json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2) + f"\ntower written to {cfg.out}"
 
 
+def box_format(checkpoint: str, backend: Any, given: str | None) -> str:
+    """The box format to ask a checkpoint in: as given, else as its refer task was trained, else the backend's own
+    (a transformers VLM's family format), else CogVLM's."""
+    from groundlm.tasks import trained_options
+
+    return given or trained_options(checkpoint, "refer").get("format") or getattr(backend, "box_format", "cogvlm")
+
+
 def predict_command(
     checkpoint: str,
     image: str,
     task: str,
     query: str | None,
     box: Sequence[float] | None,
-    format_name: str,
+    format_name: str | None,
     constrain: bool,
     out: str | None,
     numeric: str = "greedy",
@@ -155,8 +163,9 @@ def predict_command(
     reread: bool | None = None,
     device: str | None = None,
 ) -> str:
+    from groundlm.backends import NativeBackend, load_backend
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.inference import draw_overlay, load_model, predict
+    from groundlm.inference import draw_overlay, predict
     from groundlm.tasks import trained_options
 
     if task == "depth":
@@ -170,18 +179,21 @@ def predict_command(
     if task == "pose" and not query:
         raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
     picture = _read_image(image)
+    backend = load_backend(checkpoint, device=device)
     result = predict(
-        load_model(checkpoint, device=device),
+        backend.model if isinstance(backend, NativeBackend) else backend.generator(),
         picture,
         task,
         query,
         tuple(box) if box else None,
-        format_name,
+        box_format(checkpoint, backend, format_name),
         constrain,
         numeric=NumericDecoding(numeric, samples),
         reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
         query_first=trained_options(checkpoint, "refer").get("query_first", False),
         region_image=trained_options(checkpoint, "region_caption").get("image", True),
+        # A family's own syntax (Qwen2.5-VL's JSON) can take more tokens than groundlm's; answers stop at the end.
+        max_new_tokens=None if isinstance(backend, NativeBackend) else 64,
     )
     if out:
         draw_overlay(picture, result, out)
@@ -256,35 +268,41 @@ def eval_checkpoint_command(
     device: str | None = None,
 ) -> str:
     from groundlm import data
+    from groundlm.backends import NativeBackend, load_backend
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.inference import Collator, load_model
     from groundlm.tasks import build_task, trained_options
-    from groundlm.train.evaluate import evaluate_task
+    from groundlm.train.evaluate import evaluate_answers, evaluate_task
 
-    model = load_model(checkpoint, device=device)
     names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
     if task not in names:
         raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
+    backend = load_backend(checkpoint, device=device)
+    fmt = box_format(checkpoint, backend, format_name)
     options = {}
     if task == "refer":
-        trained = trained_options(checkpoint, "refer")
-        options = {"format": format_name or "cogvlm", "query_first": trained.get("query_first", False)}
+        options = {"format": fmt, "query_first": trained_options(checkpoint, "refer").get("query_first", False)}
     if task == "pose":
         options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
     if task == "caption":
         options = {"image": trained_options(checkpoint, "region_caption").get("image", True)}
-    task_obj = build_task(names[task], **options)
-    collator = Collator.for_model(model)
-    metrics = evaluate_task(
-        model,
-        collator,
-        task_obj,
-        data.load(uri),
-        limit,
-        max_new_tokens=40 if task == "pose" else 24,
-        constrain=(format_name or "cogvlm") if constrain and task == "refer" else None,
-        numeric=NumericDecoding(numeric, samples),
-    )
+    task_obj = build_task(names[task], **backend.task_options(names[task], options))
+    max_new_tokens = 40 if task == "pose" else 24
+    constrained = fmt if constrain and task == "refer" else None
+    decoding = NumericDecoding(numeric, samples)
+    if isinstance(backend, NativeBackend):
+        metrics = evaluate_task(
+            backend.model,
+            backend.collator,
+            task_obj,
+            data.load(uri),
+            limit,
+            max_new_tokens=max_new_tokens,
+            constrain=constrained,
+            numeric=decoding,
+        )
+    else:
+        generator = backend.generator(64)  # a family's own syntax may take more tokens than groundlm's
+        metrics = evaluate_answers(generator, task_obj, data.load(uri), limit, constrained, decoding)
     if as_json:
         return json.dumps(jsonable(metrics))
     return format_table(f"{task}: {checkpoint} on {uri}", [(Path(checkpoint).name, metrics)])
@@ -302,11 +320,14 @@ def merge_command(
     seed: int,
 ) -> str:
     from groundlm.adapters.merge import merge_models
+    from groundlm.backends.architectures import is_hf_dir
+    from groundlm.backends.merge import merge_hf_models
 
     for d in (base, *tuned):
         if not Path(d).is_dir():
             raise UserError(f"{d}: no such model directory")
-    report = merge_models(base, tuned, out, method, weights, density, tau, granularity, seed)  # type: ignore[arg-type]
+    merge = merge_hf_models if is_hf_dir(base) else merge_models
+    report = merge(base, tuned, out, method, weights, density, tau, granularity, seed)  # type: ignore[arg-type]
     if method == "layer_select":
         rows = [
             (c["layer"], {"similarity": min(c["similarity"]), "source": c["source"]})

@@ -25,6 +25,7 @@ from groundlm.formats.kosmos2 import Kosmos2Codec
 from groundlm.formats.paligemma import PaliGemmaCodec
 from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec, render_pose
 from groundlm.formats.qwen import QwenCodec
+from groundlm.formats.qwen2vl import Qwen2VLCodec, Qwen25VLCodec
 from groundlm.formats.shikra import ShikraCodec
 
 _REGISTRY: dict[str, type[Codec]] = {
@@ -32,6 +33,8 @@ _REGISTRY: dict[str, type[Codec]] = {
     for cls in (
         CogVLMCodec,
         QwenCodec,
+        Qwen2VLCodec,
+        Qwen25VLCodec,
         Florence2Codec,
         Kosmos2Codec,
         ShikraCodec,
@@ -48,12 +51,24 @@ def names() -> list[str]:
 
 
 def get(name: str, **options: object) -> Codec:
-    """A codec by name, e.g. ``get("qwen", divisor=1000)``; unknown names list the known ones."""
+    """A codec by name, e.g. ``get("qwen", divisor=1000)``; unknown names list the known ones. A name may carry
+    numeric options after a colon, ``"qwen25vl:max_pixels=1003520"``, so that a configured codec travels as a
+    string (``tasks.json``, a task's ``format`` option)."""
+    base, _, spec = name.partition(":")
     try:
-        cls = _REGISTRY[name]
+        cls = _REGISTRY[base]
     except KeyError:
-        raise ValueError(f"unknown format {name!r}; known formats: {', '.join(_REGISTRY)}") from None
-    return cls(**options)  # type: ignore[arg-type]
+        raise ValueError(f"unknown format {base!r}; known formats: {', '.join(_REGISTRY)}") from None
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            options.setdefault(key.strip(), float(value) if "." in value else int(value))
+        except ValueError:
+            raise ValueError(f"format {name!r}: options are key=number, got {item!r}") from None
+    try:
+        return cls(**options)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise ValueError(f"format {name!r}: {e}") from None
 
 
 def register(cls: type[Codec]) -> type[Codec]:

@@ -32,10 +32,16 @@ class TextGenerator(Protocol):
     ``transformers`` backend."""
 
     def generate(
-        self, examples: Sequence[Example], samples: int = 1, temperature: float = 1.0, constrain: str | None = None
+        self,
+        examples: Sequence[Example],
+        samples: int = 1,
+        temperature: float = 1.0,
+        constrain: str | None = None,
+        max_new_tokens: int | None = None,
     ) -> list[str]:
         """``samples`` answers per example (consecutive; drawn at ``temperature`` when ``samples > 1``, else the
-        most likely), following the syntax of the format named by ``constrain`` when given."""
+        most likely), following the syntax of the format named by ``constrain`` when given; ``max_new_tokens``
+        overrides the generator's own limit."""
         ...
 
 
@@ -53,14 +59,19 @@ class LocalGenerator:
     processors: Sequence[LogitsProcessor] = ()
 
     def generate(
-        self, examples: Sequence[Example], samples: int = 1, temperature: float = 1.0, constrain: str | None = None
+        self,
+        examples: Sequence[Example],
+        samples: int = 1,
+        temperature: float = 1.0,
+        constrain: str | None = None,
+        max_new_tokens: int | None = None,
     ) -> list[str]:
         return generate_texts(
             self.model,
             self.collator or Collator.for_model(self.model),
             list(examples),
             self.images,
-            self.max_new_tokens,
+            max_new_tokens or self.max_new_tokens,
             self.num_beams,
             constrain,
             batch_size=self.batch_size,

@@ -9,6 +9,7 @@ plain exceptions (``FileNotFoundError`` for a path that is not a model), for the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -47,6 +48,12 @@ def load_model(
     elif is_depth_model_dir(directory):
         raise ValueError(f"{directory} holds a depth model (LLM-MDE): use `predict --task depth` or `eval depth`")
     elif is_model_dir(directory):
+        config = json.loads((directory / CONFIG).read_text())
+        if "groundlm" not in config:
+            raise ValueError(
+                f"{directory} holds a transformers model ({config.get('model_type')!r}), not groundlm's own: train, "
+                "predict, eval --checkpoint, merge and bench hpe --base-model take it, this command does not"
+            )
         model = GroundedVLM.from_pretrained(directory)
     else:
         raise FileNotFoundError(f"{directory} is not a groundlm model directory (no {CONFIG})")

@@ -20,7 +20,7 @@ from groundlm.formats.numeric import GREEDY, NumericDecoding
 from groundlm.geometry.boxes import prompt_box
 from groundlm.geometry.views import view_boxes
 from groundlm.inference.collate import Collator
-from groundlm.inference.generate import generate_texts
+from groundlm.inference.generate import LocalGenerator, TextGenerator
 from groundlm.inference.images import ImageCache
 from groundlm.inference.loader import load_model
 from groundlm.inference.points import span_outputs
@@ -94,24 +94,26 @@ def query_example(q: Query, options: AnswerOptions) -> Example:
 
 
 def predict_batch(
-    model: GroundedVLM, queries: Sequence[Query], options: AnswerOptions = AnswerOptions(), batch_size: int = 32
+    model: GroundedVLM | TextGenerator,
+    queries: Sequence[Query],
+    options: AnswerOptions = AnswerOptions(),
+    batch_size: int = 32,
 ) -> list[dict[str, Any]]:
     """One result per query, in order (see :func:`predict`), from one batched generation per task present. Every
-    query is checked before anything runs."""
+    query is checked before anything runs. ``model`` is groundlm's own, or any other backend's
+    :class:`~groundlm.inference.generate.TextGenerator` (a transformers VLM's)."""
     examples = [query_example(q, options) for q in queries]
     results: list[dict[str, Any]] = [{} for _ in queries]
-    collator = Collator.for_model(model)
     for task in dict.fromkeys(q.task for q in queries):
         index = [i for i, q in enumerate(queries) if q.task == task]
-        answers = _answer_task(model, collator, task, [examples[i] for i in index], options, batch_size)
+        answers = _answer_task(model, task, [examples[i] for i in index], options, batch_size)
         for i, result in zip(index, answers):
             results[i] = result
     return results
 
 
 def _answer_task(
-    model: GroundedVLM,
-    collator: Collator,
+    model: GroundedVLM | TextGenerator,
     task: str,
     examples: list[Example],
     options: AnswerOptions,
@@ -122,17 +124,15 @@ def _answer_task(
     numeric = options.numeric
     sampled = numeric.sampled and task in ("refer", "pose")
     k = numeric.samples if sampled else 1
-    texts = generate_texts(
-        model,
-        collator,
+    native = isinstance(model, GroundedVLM)
+    collator = Collator.for_model(model) if native else None
+    generator = LocalGenerator(model, collator, num_beams=options.num_beams, batch_size=batch_size) if native else model
+    texts = generator.generate(
         examples,
-        ImageCache(),
-        options.max_new_tokens or {"pose": 48, "narrate": 96}.get(task, 32),
-        options.num_beams,
-        constrain=format if (options.constrain and task in ("refer", "pose")) else None,
-        batch_size=batch_size,
         samples=k,
         temperature=numeric.temperature,
+        constrain=format if (options.constrain and task in ("refer", "pose")) else None,
+        max_new_tokens=options.max_new_tokens or {"pose": 48, "narrate": 96}.get(task, 32),
     )
     out = []
     for i, example in enumerate(examples):
@@ -151,12 +151,12 @@ def _answer_task(
             if task == "pose":
                 result["pose"] = dict(zip(("yaw", "pitch", "roll"), combined.pose)) if combined.pose else None
         out.append(result)
-    if task == "narrate" and POINT_HEAD in model.heads:
+    if task == "narrate" and native and POINT_HEAD in model.heads:
         _place_words(model, collator, examples, out)
     if task == "region_caption":
         for example, result in zip(examples, out):
             result["region"] = list(example.region_boxes[0])
-            if collator.views is not None:
+            if collator is not None and collator.views is not None:
                 result["views"] = _views(collator, example)
     return out
 
@@ -192,7 +192,7 @@ def _place_words(model: GroundedVLM, collator: Collator, examples: list[Example]
 
 
 def predict(
-    model: GroundedVLM,
+    model: GroundedVLM | TextGenerator,
     image: Image.Image,
     task: str,
     query: str | None = None,

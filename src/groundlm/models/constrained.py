@@ -16,8 +16,17 @@ from groundlm import formats
 
 
 class FormatConstraint(LogitsProcessor):
-    def __init__(self, format_name: str | None, tokenizer, top_k: int = 64, pattern: str | None = None) -> None:
-        """Answers follow ``format_name``'s answer pattern, or ``pattern`` (a regular expression) if given."""
+    def __init__(
+        self,
+        format_name: str | None,
+        tokenizer,
+        top_k: int = 64,
+        pattern: str | None = None,
+        syntax_tokens: tuple[str, ...] = (),
+    ) -> None:
+        """Answers follow ``format_name``'s answer pattern, or ``pattern`` (a regular expression) if given.
+        ``syntax_tokens``: special tokens that are part of the syntax (Qwen2-VL's ``<|box_start|>``): they may be
+        generated, and the text the pattern reads keeps them."""
         pattern = pattern or formats.get(format_name).answer_pattern
         if not pattern:
             raise ValueError(f"format {format_name!r} has no answer pattern for constrained decoding")
@@ -25,7 +34,8 @@ class FormatConstraint(LogitsProcessor):
         self.tokenizer = tokenizer
         self.eos = tokenizer.eos_token_id
         self.top_k = top_k
-        special = set(tokenizer.all_special_ids)
+        special = set(tokenizer.all_special_ids) - {tokenizer.convert_tokens_to_ids(t) for t in syntax_tokens}
+        self.skip_special = not syntax_tokens
         self.texts = [None if i in special else tokenizer.decode([i]) for i in range(len(tokenizer))]
 
     def _ok(self, text: str) -> bool:
@@ -45,7 +55,7 @@ class FormatConstraint(LogitsProcessor):
         masked = torch.full_like(scores, float("-inf"))
         order = torch.argsort(scores, dim=-1, descending=True).tolist()
         for row in range(scores.shape[0]):
-            text = self.tokenizer.decode(input_ids[row], skip_special_tokens=True)
+            text = self.tokenizer.decode(input_ids[row], skip_special_tokens=self.skip_special)
             keep = self.allowed(text, order[row])
             masked[row, keep] = scores[row, keep]
         return masked

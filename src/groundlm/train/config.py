@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from groundlm.adapters.lora import LoraSpec
+from groundlm.backends.base import BackendOptions
 from groundlm.data.dataset import Uri
 from groundlm.errors import UserError
 from groundlm.formats.numeric import NumericDecoding
@@ -77,6 +78,10 @@ class TrainConfig:
     tasks: list[TaskSpec] = field(default_factory=lambda: [TaskSpec("refer")])
     model: VLMConfig = field(default_factory=VLMConfig)
     init_from: str | None = None  # a model directory to start from instead of fresh weights
+    # A transformers VLM directory (LLaVA, Qwen2-VL, Qwen2.5-VL, PaliGemma) to tune instead of groundlm's own model
+    # (``model`` is then unused), loaded as ``backend`` says (dtype, device map, gradient checkpointing, box format).
+    base_model: str | None = None
+    backend: BackendOptions = field(default_factory=BackendOptions)
     # When model.vision.path names a tower directory that does not exist yet, pretrain it first with this
     # groundlm.pretrain preset (e.g. "quick"); None leaves a missing path an error.
     tower_preset: str | None = None
@@ -118,8 +123,8 @@ def _split(value: Any, where: str) -> SplitSpec:
 
 def typed(cls, data: Any, where: str):
     """The dataclass ``cls`` from YAML data, nested configs typed by field name (``train``/``val``/``data``:
-    split specs, one or a list; ``tasks``; ``model``; ``vision``; ``lora``); a wrong field is a :class:`UserError`
-    that names ``where``."""
+    split specs, one or a list; ``tasks``; ``model``; ``vision``; ``lora``; ``backend``); a wrong field is a
+    :class:`UserError` that names ``where``."""
     if cls is VLMConfig:
         return VLMConfig.from_dict(data or {})
     if not isinstance(data, dict):
@@ -156,6 +161,8 @@ def typed(cls, data: Any, where: str):
             if not isinstance(value, dict):
                 raise UserError(f"{where}.loss_weights: expected a mapping of loss name to weight, got {value!r}")
             value = {str(k): _number(v, "float", f"{where}.loss_weights.{k}") for k, v in value.items()}
+        elif name == "backend":
+            value = typed(BackendOptions, value or {}, f"{where}.backend")
         elif name == "lora":
             value = None if value is None else typed(LoraSpec, value, f"{where}.lora")
         elif isinstance(value, list):

@@ -10,14 +10,14 @@ import torch
 from groundlm.data.dataset import SampleDataset
 from groundlm.formats.numeric import GREEDY, NumericDecoding
 from groundlm.inference.collate import Collator, to_device
-from groundlm.inference.generate import evaluating, generate_texts, predict_examples
+from groundlm.inference.generate import TextGenerator, answer, evaluating, generate_texts, predict_examples
 from groundlm.inference.images import ImageCache
 from groundlm.models.losses import target_tokens, token_loss_sum
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example, Task
 from groundlm.train.stream import evaluation_examples
 
-__all__ = ["evaluate_task", "generate_texts", "image_dependence", "predict_examples"]
+__all__ = ["evaluate_answers", "evaluate_task", "generate_texts", "image_dependence", "predict_examples"]
 
 
 @torch.no_grad()
@@ -77,3 +77,19 @@ def evaluate_task(
     if with_image_dependence:
         metrics.update(image_dependence(model, collator, examples, images))
     return metrics
+
+
+def evaluate_answers(
+    generator: TextGenerator,
+    task: Task,
+    dataset: SampleDataset,
+    limit: int,
+    constrain: str | None = None,
+    numeric: NumericDecoding = GREEDY,
+) -> dict[str, Any]:
+    """Metrics of ``task`` on the first ``limit`` items of ``dataset``, answered by any
+    :class:`~groundlm.inference.generate.TextGenerator` (a transformers backend's, or a server's client)."""
+    examples = evaluation_examples(dataset, task, limit)
+    if not examples:
+        return {}
+    return task.score(answer(generator, task, examples, numeric, constrain), examples)

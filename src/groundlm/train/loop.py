@@ -32,8 +32,9 @@ from accelerate.utils import DistributedDataParallelKwargs
 from tqdm import tqdm
 
 from groundlm import data
+from groundlm.backends import HFBackend, NativeBackend
 from groundlm.errors import UserError
-from groundlm.inference.collate import Collator, to_device
+from groundlm.inference.collate import to_device
 from groundlm.inference.images import ImageCache
 from groundlm.models.losses import target_rows, target_tokens
 from groundlm.models.region_decoders import region_loss_counts
@@ -43,7 +44,7 @@ from groundlm.tasks import build_task, save_task_list
 from groundlm.tasks.region_caption import region_vocabulary
 from groundlm.train.batches import StepBatches, decoded_splits, default_workers, step_loader
 from groundlm.train.config import SplitSpec, TrainConfig
-from groundlm.train.evaluate import evaluate_task
+from groundlm.train.evaluate import evaluate_answers, evaluate_task
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import cosine_schedule
 from groundlm.train.stream import ExampleStream
@@ -90,11 +91,11 @@ def _latest_checkpoint(run_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
-def _save_checkpoint(run_dir: Path, step: int, model: GroundedVLM, optimizer, scheduler) -> Path:
+def _save_checkpoint(run_dir: Path, step: int, backend: NativeBackend | HFBackend, optimizer, scheduler) -> Path:
     final = run_dir / CHECKPOINTS / f"step-{step}"
     tmp = run_dir / CHECKPOINTS / f".step-{step}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    backend.save(tmp)
     torch.save(
         {
             "step": step,
@@ -107,6 +108,25 @@ def _save_checkpoint(run_dir: Path, step: int, model: GroundedVLM, optimizer, sc
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     return final
+
+
+def _backend(cfg: TrainConfig, ckpt: Path | None, device: str | None) -> NativeBackend | HFBackend:
+    """The model to train: a transformers VLM (``base_model``, or the run's checkpoint of it), else groundlm's own
+    (from the checkpoint, ``init_from``, or fresh weights), with LoRA attached when configured."""
+    if cfg.base_model:
+        if cfg.init_from:
+            raise UserError("base_model and init_from are exclusive: base_model names the transformers model to tune")
+        backend: NativeBackend | HFBackend = HFBackend.load(ckpt or cfg.base_model, cfg.backend, device, trainable=True)
+    elif ckpt is not None:
+        backend = NativeBackend(GroundedVLM.from_pretrained(ckpt))
+    elif cfg.init_from:
+        backend = NativeBackend(GroundedVLM.from_pretrained(cfg.init_from))
+    else:
+        backend = NativeBackend(GroundedVLM(cfg.model))
+    if cfg.lora is not None and not backend.has_lora:
+        backend.attach_lora(cfg.lora)
+    backend.module.train()
+    return backend
 
 
 def train(
@@ -159,32 +179,28 @@ def train(
     loaded: dict[str, data.SampleDataset] = {}
     train_ds = _resolve_split(cfg.train, is_main, accelerator, loaded)
     val_ds = _resolve_split(cfg.val, is_main, accelerator, loaded) if cfg.val else None
-    tasks = [build_task(t.name, **t.options) for t in cfg.tasks]
-    task_train = [_resolve_split(t.data, is_main, accelerator, loaded) if t.data else train_ds for t in cfg.tasks]
-    task_val = [_resolve_split(t.val, is_main, accelerator, loaded) if t.val else val_ds for t in cfg.tasks]
-    stream = ExampleStream(task_train, tasks, [t.weight for t in cfg.tasks], cfg.seed)
-
     tower = cfg.model.vision.path
-    if cfg.tower_preset and tower and ckpt is None and not cfg.init_from:
+    if cfg.tower_preset and tower and ckpt is None and not cfg.init_from and not cfg.base_model:
         if is_main:
             ensure_tower(tower, cfg.tower_preset, progress=progress)
         accelerator.wait_for_everyone()
     views = cfg.model.views
     if cfg.model.region_encoder == "dynrefer" and tuple(views.tags) == ("auto",):
         cfg.model.views = replace(views, tags=region_vocabulary(train_ds)[0])  # the training split's tags
-    if ckpt is not None:
-        model = GroundedVLM.from_pretrained(ckpt)
-    elif cfg.init_from:
-        model = GroundedVLM.from_pretrained(cfg.init_from)
-    else:
-        model = GroundedVLM(cfg.model)
-    if cfg.lora is not None and not model.has_lora:
-        model.attach_lora(cfg.lora)
-    unknown = set(cfg.loss_weights) - set(model.loss_names)
+    backend = _backend(cfg, ckpt, "cpu" if on_cpu else None)
+    model, collator, heads = backend.module, backend.collator, list(backend.heads)
+    region_losses = list(backend.region_losses)
+    # Each task with the backend's own answer syntax (a transformers VLM writes boxes in its family's format).
+    task_options = [backend.task_options(t.name, t.options) for t in cfg.tasks]
+    tasks = [build_task(t.name, **options) for t, options in zip(cfg.tasks, task_options)]
+    task_train = [_resolve_split(t.data, is_main, accelerator, loaded) if t.data else train_ds for t in cfg.tasks]
+    task_val = [_resolve_split(t.val, is_main, accelerator, loaded) if t.val else val_ds for t in cfg.tasks]
+    stream = ExampleStream(task_train, tasks, [t.weight for t in cfg.tasks], cfg.seed)
+
+    unknown = set(cfg.loss_weights) - {"lm", *heads, *region_losses}
     if unknown:
-        known = ", ".join(model.loss_names)
+        known = ", ".join(["lm", *heads, *region_losses])
         raise UserError(f"loss_weights: the model has no loss named {', '.join(sorted(unknown))}; it has {known}")
-    collator = Collator.for_model(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(cfg.warmup, cfg.max_steps))
@@ -215,7 +231,7 @@ def train(
         waited += time.perf_counter() - t_wait
         # What each loss scores in the whole global batch (target tokens, head target rows), summed over processes;
         # divided by the process count because data-parallel training averages gradients.
-        counts = _loss_counts(batches, list(model.config.heads), model.region_loss_names)
+        counts = _loss_counts(batches, heads, region_losses)
         totals = _reduce_sum(accelerator, list(counts.values()), torch.float64)
         normalizers = {name: total / world for name, total in zip(counts, totals)}
         parts = dict.fromkeys(normalizers, 0.0)
@@ -254,18 +270,22 @@ def train(
                 for task, split in zip(tasks, task_val):
                     if split is None:
                         continue
-                    metrics = evaluate_task(
-                        model,
-                        collator,
-                        task,
-                        split,
-                        cfg.eval_items,
-                        cfg.max_new_tokens,
-                        cfg.num_beams,
-                        images,
-                        with_image_dependence=True,
-                        numeric=cfg.numeric,
-                    )
+                    if isinstance(backend, HFBackend):
+                        generator = backend.generator(cfg.max_new_tokens, cfg.num_beams)
+                        metrics = evaluate_answers(generator, task, split, cfg.eval_items, numeric=cfg.numeric)
+                    else:
+                        metrics = evaluate_task(
+                            model,
+                            collator,
+                            task,
+                            split,
+                            cfg.eval_items,
+                            cfg.max_new_tokens,
+                            cfg.num_beams,
+                            images,
+                            with_image_dependence=True,
+                            numeric=cfg.numeric,
+                        )
                     evals[task.name] = metrics
                     log.log(done, f"eval/{task.name}", metrics)
                     tqdm.write(
@@ -275,7 +295,7 @@ def train(
             accelerator.wait_for_everyone()
         if cfg.save_every and (done % cfg.save_every == 0 or done == cfg.max_steps):
             if is_main:
-                _save_checkpoint(run_dir, done, model, optimizer, scheduler)
+                _save_checkpoint(run_dir, done, backend, optimizer, scheduler)
             accelerator.wait_for_everyone()
         if stop_after is not None and done >= stop_after and done < cfg.max_steps:
             bar.close()
@@ -286,8 +306,8 @@ def train(
     bar.close()
     summary: dict[str, Any] = {}
     if is_main:
-        model.save_pretrained(run_dir / "final")
-        save_task_list(run_dir / "final", [{"name": t.name, "options": t.options} for t in cfg.tasks])
+        backend.save(run_dir / "final")
+        save_task_list(run_dir / "final", [{"name": t.name, "options": o} for t, o in zip(cfg.tasks, task_options)])
         summary = {
             "steps": cfg.max_steps,
             "examples": cfg.max_steps * cfg.batch_size,
