@@ -110,3 +110,37 @@ def test_a_dynrefer_model_runs_without_the_whole_image_in_the_prompt():
     out = model(ids, torch.ones_like(ids), torch.randn(1, 3, 32, 32), region_boxes=[torch.tensor([[2.0, 2, 20, 20]])])
     assert out.logits.shape[:2] == ids.shape
     assert model.loss_names == ["lm", "tag", "rtc"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_multi_view_model_gives_the_same_losses_on_cuda_as_on_the_cpu():
+    _, model = _encoder(3, tags=("cube", "red"), contrastive=True)
+    tok = model.tokenizer
+    prompt = "Describe <region>" + "<region>" * (model.region_tokens - 1)
+    ids = torch.tensor([[tok.bos_token_id, *tok(prompt + " a red cube", add_special_tokens=False).input_ids]] * 2)
+    labels = ids.clone()
+    labels[:, : ids.shape[1] - 4] = -100
+    inputs = dict(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        pixel_values=torch.randn(2, 3, 32, 32),
+        labels=labels,
+        region_boxes=[torch.tensor([[2.0, 2, 20, 20]]), torch.tensor([[8.0, 4, 30, 31]])],
+        region_views=torch.tensor([[0.0, 0.3, 0.9], [0.0, 0.5, 1.0]]),
+        view_pixels=torch.randn(2, 3, 64, 64),
+        region_targets={
+            "tag": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+            "text_ids": ids[:, -3:],
+            "text_mask": torch.ones(2, 3, dtype=torch.bool),
+        },
+    )
+    cpu = model(**inputs).losses
+    gpu_model = model.to("cuda")
+    moved = {k: v.cuda() if torch.is_tensor(v) else v for k, v in inputs.items()}
+    moved["region_boxes"] = [b.cuda() for b in inputs["region_boxes"]]
+    moved["region_targets"] = {k: v.cuda() for k, v in inputs["region_targets"].items()}
+    gpu = gpu_model(**moved).losses
+    assert set(cpu) == set(gpu) == {"lm", "tag", "rtc"}
+    for name in cpu:
+        assert abs(float(cpu[name]) - float(gpu[name])) < 1e-3 * max(1.0, abs(float(cpu[name])))
+    sum(gpu.values()).backward()
