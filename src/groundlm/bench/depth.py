@@ -28,7 +28,14 @@ from typing import Any
 import torch
 
 from groundlm.baselines.depth_cnn import DepthCNN, DepthCNNConfig, MeanDepthMap, TowerDepth
-from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
+from groundlm.bench.run import (
+    apply_preset,
+    fresh_run,
+    progress_log,
+    quick_language,
+    spatialworld_split,
+    tower_vision,
+)
 from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
@@ -120,17 +127,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str, **overrides: Any) -> DepthBenchConfig:
-    if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(DepthBenchConfig(), **{**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+    return apply_preset(DepthBenchConfig(), PRESETS, name, overrides)
 
 
 # -------------------------------------------------------------------------------------------------------------
 
 
 def _spatialworld(cfg: DepthBenchConfig, domain: str, name: str, n: int, seed: int) -> SplitSpec:
-    path = Path(cfg.data_dir) / f"{domain}-{name}-{n}-{cfg.size}"
-    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": domain})
+    return spatialworld_split(cfg.data_dir, domain, name, n, cfg.size, seed)
 
 
 def _samples(specs: list[SplitSpec], where: str, progress: bool) -> list[Sample]:

@@ -36,7 +36,14 @@ from groundlm.backends.base import BackendOptions
 from groundlm.backends.hf import HFBackend
 from groundlm.backends.merge import merge_hf_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
-from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
+from groundlm.bench.run import (
+    apply_preset,
+    fresh_run,
+    progress_log,
+    quick_language,
+    spatialworld_split,
+    tower_vision,
+)
 from groundlm.data.show import draw_pose_axes
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
@@ -155,19 +162,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str, **overrides: Any) -> HpeBenchConfig:
-    if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(HpeBenchConfig(), **{**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+    return apply_preset(HpeBenchConfig(), PRESETS, name, overrides)
 
 
 # -------------------------------------------------------------------------------------------------------------
 
 
 def _split(cfg: HpeBenchConfig, uri: str | None, name: str, domain: str, n: int, seed: int) -> SplitSpec:
-    if uri is not None:
-        return SplitSpec(uri)
-    path = Path(cfg.data_dir) / f"{domain}-{name}-{n}-{cfg.size}"
-    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": domain})
+    return SplitSpec(uri) if uri is not None else spatialworld_split(cfg.data_dir, domain, name, n, cfg.size, seed)
 
 
 def _train_config(

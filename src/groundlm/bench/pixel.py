@@ -22,10 +22,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from groundlm.bench.run import fresh_run, progress_log, quick_language, tower_vision
+from groundlm.bench.run import (
+    apply_preset,
+    fresh_run,
+    progress_log,
+    quick_language,
+    spatialworld_split,
+    tower_vision,
+)
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
@@ -98,16 +104,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str, **overrides: Any) -> PixelBenchConfig:
-    if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(PixelBenchConfig(), **{**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+    return apply_preset(PixelBenchConfig(), PRESETS, name, overrides)
 
 
 def _split(cfg: PixelBenchConfig, uri: str | None, name: str, n: int, seed: int) -> SplitSpec:
-    if uri is not None:
-        return SplitSpec(uri)
-    path = Path(cfg.data_dir) / f"{cfg.domain}-{name}-{n}-{cfg.size}"
-    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": cfg.size, "domain": cfg.domain})
+    return SplitSpec(uri) if uri is not None else spatialworld_split(cfg.data_dir, cfg.domain, name, n, cfg.size, seed)
 
 
 def _variants(cfg: PixelBenchConfig, vision: VisionConfig) -> dict[str, tuple[VLMConfig, list[TaskSpec], dict]]:

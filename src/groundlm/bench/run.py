@@ -1,15 +1,36 @@
-"""What every training bench does first: a run directory whose ``models/`` starts empty, a progress log, the
-pretrained vision tower (built when missing), and the quick language model the CPU presets share."""
+"""What every training bench does first: its preset, its SpatialWorld splits, a run directory whose ``models/``
+starts empty, a progress log, the pretrained vision tower (built when missing), and the quick language model the CPU
+presets share."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
+from groundlm.errors import UserError
 from groundlm.models.backbones import resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig
 from groundlm.pretrain.tower import ensure_tower
+from groundlm.train.config import SplitSpec
+
+Config = TypeVar("Config")
+
+
+def apply_preset(default: Config, presets: dict[str, dict[str, Any]], name: str, overrides: dict[str, Any]) -> Config:
+    """``default`` with the preset ``name``'s fields, then the ``overrides`` that are not None."""
+    if name not in presets:
+        raise UserError(f"unknown preset {name!r}; known: {', '.join(presets)}")
+    return replace(default, **{**presets[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def spatialworld_split(data_dir: str | Path, domain: str, name: str, n: int, size: int, seed: int) -> SplitSpec:
+    """A SpatialWorld split of ``n`` ``domain`` images at ``size`` pixels in ``data_dir`` (generated when missing),
+    named ``<domain>-<name>-<n>-<size>``."""
+    path = Path(data_dir) / f"{domain}-{name}-{n}-{size}"
+    return SplitSpec(f"spatialworld:{path}", {"n": n, "seed": seed, "size": size, "domain": domain})
 
 
 def quick_language(max_positions: int = 256) -> LanguageConfig:
