@@ -223,7 +223,8 @@ def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -
     for k, view in sorted(enumerate(result.get("views", [])), key=lambda kv: -kv[1]["t"]):
         colour = VIEW_COLOURS[k % len(VIEW_COLOURS)]
         draw.rectangle(view["box"], outline=colour, width=2)
-        draw.text((view["box"][0] + 3, view["box"][3] - 12), f"t={view['t']:.1f}", fill=colour)
+        x0, y0, _, y1 = view["box"]
+        draw.text((x0 + 2, y0 - 11 if y0 >= 11 else y1 + 1), f"t={view['t']:.1f}", fill=colour)  # above, or below
     if result.get("region") is not None:
         draw.rectangle(result["region"], outline=(255, 40, 40), width=2)
     for box in result.get("parsed", {}).get("boxes", []):
