@@ -31,18 +31,18 @@ from groundlm.bench.run import (
     quick_language,
     spatialworld_split,
     tower_vision,
+    train_models,
 )
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
-from groundlm.inference import Collator, ImageCache, load_model
+from groundlm.inference import Collator, ImageCache
 from groundlm.inference.points import prompt_head_outputs, regressed_boxes, span_outputs
 from groundlm.metrics import grounding_metrics
 from groundlm.models.config import HeadConfig, LanguageConfig, VisionConfig, VLMConfig
 from groundlm.tasks import NarrateTask, ReferTask, RegionCaptionTask
-from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
+from groundlm.train.config import SplitSpec, TaskSpec
 from groundlm.train.evaluate import evaluate_task
-from groundlm.train.loop import train
 from groundlm.train.stream import evaluation_examples
 
 COLUMNS = (
@@ -161,29 +161,16 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
     test_spec = _split(cfg, cfg.test, "pixel-test", cfg.n_test, 22)
     test = test_spec.load(progress)
     images = ImageCache()
-    models: dict[str, Any] = {}
-    seconds: dict[str, float] = {}
-    for name, (model_cfg, tasks, weights) in _variants(cfg, vision).items():
-        log(f"training {name}")
-        summary = train(
-            TrainConfig(
-                run_dir=str(run / "models" / name),
-                train=train_spec,
-                tasks=tasks,
-                model=model_cfg,
-                seed=cfg.seed,
-                batch_size=cfg.batch_size,
-                lr=cfg.lr,
-                max_steps=cfg.steps,
-                eval_every=0,
-                save_every=0,
-                loss_weights=weights,
-                device=device,
-            ),
-            progress=progress,
-        )
-        models[name] = load_model(summary["final_model"], device=device)
-        seconds[name] = summary["train_seconds"]
+    models, seconds = train_models(
+        run,
+        train_spec,
+        {name: (*v, cfg.steps) for name, v in _variants(cfg, vision).items()},
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        device=device,
+        progress=progress,
+    )
 
     def caption(name: str, task, tokens: int) -> dict[str, float]:
         model = models[name]

@@ -36,12 +36,13 @@ from groundlm.bench.run import (
     quick_language,
     spatialworld_split,
     tower_vision,
+    train_models,
 )
 from groundlm.data.dataset import SampleDataset
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
-from groundlm.inference import Collator, ImageCache, load_model
+from groundlm.inference import Collator, ImageCache
 from groundlm.inference.generate import predict_examples
 from groundlm.inference.regions import caption_likelihood, region_tag_scores
 from groundlm.metrics import DenseImage, DensePrediction, MeteorScorer, caption_metrics, densecap_map
@@ -50,8 +51,7 @@ from groundlm.models.config import LanguageConfig, ViewsConfig, VisionConfig, VL
 from groundlm.tasks import GroundedListTask, RegionCaptionTask
 from groundlm.tasks.base import Example
 from groundlm.tasks.region_caption import region_vocabulary
-from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
-from groundlm.train.loop import train
+from groundlm.train.config import SplitSpec, TaskSpec
 
 COLUMNS = ("METEOR", "CIDEr", "category_acc", "tag_map", "tag_f1", "densecap_map_gt", "densecap_map_pred")
 
@@ -186,29 +186,16 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
     test_spec = _split(cfg, cfg.test, "region-test", cfg.n_test, 32)
     tags, categories = region_vocabulary(train_spec.load(progress))
     test = test_spec.load(progress)
-    models: dict[str, Any] = {}
-    seconds: dict[str, float] = {}
-    for name, (model_cfg, tasks, weights, steps) in _models(cfg, vision, tags).items():
-        log(f"training {name} ({steps} steps)")
-        summary = train(
-            TrainConfig(
-                run_dir=str(run / "models" / name),
-                train=train_spec,
-                tasks=tasks,
-                model=model_cfg,
-                seed=cfg.seed,
-                batch_size=cfg.batch_size,
-                lr=cfg.lr,
-                max_steps=steps,
-                eval_every=0,
-                save_every=0,
-                loss_weights=weights,
-                device=device,
-            ),
-            progress=progress,
-        )
-        models[name] = load_model(summary["final_model"], device=device)
-        seconds[name] = summary["train_seconds"]
+    models, seconds = train_models(
+        run,
+        train_spec,
+        _models(cfg, vision, tags),
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        device=device,
+        progress=progress,
+    )
 
     images = ImageCache()
     region_only, with_image = dense_set(test, image=False), dense_set(test, image=True)

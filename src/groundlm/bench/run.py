@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from groundlm.errors import UserError
+from groundlm.inference.loader import load_model
 from groundlm.models.backbones import resolve_vision
-from groundlm.models.config import LanguageConfig, VisionConfig
+from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
+from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
-from groundlm.train.config import SplitSpec
+from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
+from groundlm.train.loop import train
 
 Config = TypeVar("Config")
 
@@ -63,3 +66,44 @@ def tower_vision(
         return fallback
     ensure_tower(tower, preset, progress=progress)
     return resolve_vision(VisionConfig(path=tower, freeze=freeze))
+
+
+def train_models(
+    run: Path,
+    train_spec: SplitSpec,
+    variants: dict[str, tuple[VLMConfig, list[TaskSpec], dict[str, float], int]],
+    *,
+    seed: int,
+    batch_size: int,
+    lr: float,
+    device: str,
+    progress: bool,
+) -> tuple[dict[str, GroundedVLM], dict[str, float]]:
+    """Train each variant (its model config, tasks, loss weights and steps) on ``train_spec`` into
+    ``run/models/<name>``, without evaluations or checkpoints; the trained models (loaded on ``device``, in eval mode)
+    and their training seconds, by name."""
+    log = progress_log(progress)
+    models: dict[str, GroundedVLM] = {}
+    seconds: dict[str, float] = {}
+    for name, (model_cfg, tasks, weights, steps) in variants.items():
+        log(f"training {name} ({steps} steps)")
+        summary = train(
+            TrainConfig(
+                run_dir=str(run / "models" / name),
+                train=train_spec,
+                tasks=tasks,
+                model=model_cfg,
+                seed=seed,
+                batch_size=batch_size,
+                lr=lr,
+                max_steps=steps,
+                eval_every=0,
+                save_every=0,
+                loss_weights=weights,
+                device=device,
+            ),
+            progress=progress,
+        )
+        models[name] = load_model(summary["final_model"], device=device)
+        seconds[name] = summary["train_seconds"]
+    return models, seconds
