@@ -215,7 +215,8 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
             refs = {str(i): e.answer for i, e in enumerate(gt.examples)}
             values: dict[str, Any] = dict(caption_metrics(refs, {str(i): c for i, c in enumerate(captions)}))
             truth = [e.sample.regions[_region_index(e)].category for e in gt.examples]
-            values["category_acc"] = recognition_accuracy(captions, truth, categories)
+            # Recognition needs categories to tell apart (Visual Genome's regions have none).
+            values["category_acc"] = recognition_accuracy(captions, truth, categories) if len(categories) > 1 else None
             if model.region_decoders is not None and model.region_decoders.tagger is not None:
                 scores = region_tag_scores(model, collator, gt.examples, images)
                 labels = np.array([[t in e.region_tags[0] for t in tags] for e in gt.examples], dtype=np.float64)

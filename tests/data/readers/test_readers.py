@@ -113,10 +113,12 @@ def test_refcoco_refs_pickle_and_instances(tmp_path):
             {"id": 11, "image_id": 1, "bbox": [10, 20, 100, 200], "category_id": 1},
             {"id": 12, "image_id": 1, "bbox": [300, 20, 100, 200], "category_id": 1},
         ],
+        "categories": [{"id": 1, "name": "person"}],
     }
     (base / "instances.json").write_text(json.dumps(instances))
     (s,) = data.load(f"refcoco:{tmp_path}?dataset=refcoco&split_by=unc&split=val")
     assert [r.text for r in s.referring] == ["man on the left", "left guy"]
+    assert s.regions[0].captions == ["man on the left", "left guy"] and s.regions[0].category == "person"
     assert s.regions[0].box == (10.0, 20.0, 110.0, 220.0) and (s.width, s.height) == (640, 480)
     assert str(s.image_path).endswith("images/COCO_train2014_000000000001.jpg")
     with pytest.raises(UserError, match="no refs"):

@@ -4,7 +4,8 @@ The layout of the ``refer`` toolkit: ``DIR/{dataset}/refs({split_by}).p`` (a pic
 ``ann_id``, ``image_id``, ``split``, ``sentences[].sent``) and ``DIR/{dataset}/instances.json`` (COCO ``images``
 and ``annotations`` with ``bbox`` as ``[x, y, w, h]``). Images are looked up in ``?images=PATH`` (default
 ``DIR/images``) by their COCO ``file_name``. One Sample per image, holding every referred object of the split and
-its sentences.
+its sentences: each as a referring expression, and as a caption of its region (region captioning on RefCOCOg takes
+the expressions as references). A region's category is its COCO name when ``instances.json`` lists categories.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def load_refcoco(uri: Uri) -> SampleDataset:
         instances = json.loads(inst_path.read_text())
         images = {im["id"]: im for im in instances["images"]}
         anns = {a["id"]: a for a in instances["annotations"]}
+        names = {c["id"]: str(c["name"]) for c in instances.get("categories", [])}
     except (pickle.UnpicklingError, json.JSONDecodeError, KeyError, TypeError, EOFError) as e:
         raise UserError(f"refcoco: unreadable {refs_path.name} or instances.json ({e})") from None
     image_dir = Path(uri.query.get("images", root / "images"))
@@ -64,12 +66,13 @@ def load_refcoco(uri: Uri) -> SampleDataset:
             sample.regions.append(
                 Region(
                     (float(x), float(y), float(x + w), float(y + h)),
-                    str(ann["category_id"]),
+                    names.get(ann["category_id"], str(ann["category_id"])),
                     {"category_id": str(ann["category_id"])},
                 )
             )
         for sent in ref["sentences"]:
             sample.referring.append(Referring(sent["sent"], region_of[key]))
+            sample.regions[region_of[key]].captions.append(sent["sent"])
     if not by_image:
         raise UserError(f"refcoco: no refs for split={split!r} in {refs_path}")
     return SampleDataset(list(by_image.values()), f"refcoco:{root}?dataset={dataset}&split_by={split_by}&split={split}")
