@@ -11,12 +11,26 @@ from .conftest import tiny_train_config
 
 def test_dynrefer_trains_its_three_losses_and_is_evaluated_from_the_command_line(tmp_path, tiny_split, capsys):
     model = {
-        "vision": {"image_size": 32, "patch_size": 8, "hidden_size": 32, "num_layers": 1, "num_heads": 2,
-                   "intermediate_size": 64, "freeze": True},
+        "vision": {
+            "image_size": 32,
+            "patch_size": 8,
+            "hidden_size": 32,
+            "num_layers": 1,
+            "num_heads": 2,
+            "intermediate_size": 64,
+            "freeze": True,
+        },
         "language": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "max_positions": 128},
         "region_encoder": "dynrefer",
-        "views": {"n": 2, "source_size": 48, "queries": 2, "width": 16, "layers": 1, "tags": ["auto"],
-                  "contrastive": True},
+        "views": {
+            "n": 2,
+            "source_size": 48,
+            "queries": 2,
+            "width": 16,
+            "layers": 1,
+            "tags": ["auto"],
+            "contrastive": True,
+        },
     }
     path = tiny_train_config(
         tmp_path,
