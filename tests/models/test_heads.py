@@ -59,7 +59,7 @@ def test_region_encoders_come_from_a_registry_and_see_the_pixels(monkeypatch):
     seen = {}
 
     class PixelPeek(RoIRegionEncoder):
-        def forward(self, patch_features, boxes, image_size, pixels=None):
+        def forward(self, patch_features, boxes, image_size, pixels=None, **_):
             seen["pixels"] = pixels
             return super().forward(patch_features, boxes, image_size, pixels)
 

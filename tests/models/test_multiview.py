@@ -74,7 +74,7 @@ def test_the_encoder_gives_queries_tokens_per_region_from_the_views_it_is_given(
     pixels = torch.randn(2, 3, 64, 64)
     boxes = [torch.tensor([[4.0, 4.0, 20.0, 28.0]]), torch.tensor([[0.0, 0.0, 32.0, 32.0], [10.0, 2.0, 14.0, 9.0]])]
     with torch.no_grad():
-        default = enc(None, boxes, 32, pixels, vision=model.vision, tower_size=32)
+        default = enc(None, boxes, 32, pixels, vision=model.vision)
         given = enc(None, boxes, 32, pixels, vision=model.vision, views=torch.tensor([[0.0, 0.5, 1.0]] * 3))
         other = enc(None, boxes, 32, pixels, vision=model.vision, views=torch.tensor([[0.0, 0.1, 0.2]] * 3))
     assert default.shape == (3, 3, model.lm.config.hidden_size)

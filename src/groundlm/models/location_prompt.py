@@ -43,6 +43,8 @@ class LocationPromptEncoder(nn.Module):
     """Boxes -> ``tokens`` tokens each. Called as a region encoder: ``(patch_features [B, N, D_v], boxes: B x
     [R_b, 4] pixel xyxy on the model's input, image_size)`` -> ``[sum R_b, tokens, lm_width]``."""
 
+    needs_patches = True
+
     def __init__(
         self, vision_hidden: int, lm_width: int, tokens: int = 4, width: int = 128, heads: int = 4, features: int = 64
     ) -> None:

@@ -88,6 +88,8 @@ class MultiViewRegionEncoder(nn.Module):
     (``[sum R_b, n]`` coefficients, first column 0; None: ``0`` and ``cfg.fixed``); ``pixels`` is the image the
     views are cropped from, at any square size (boxes are scaled from ``image_size`` to it)."""
 
+    needs_patches = False  # it re-encodes its own views, not the whole input
+
     def __init__(self, cfg: ViewsConfig, vision_hidden: int, lm_width: int) -> None:
         super().__init__()
         if cfg.n < 1:
@@ -125,7 +127,7 @@ class MultiViewRegionEncoder(nn.Module):
         tower_size: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per region and view, the region's RoI features ``[R, n, D, k, k]`` and the view's pooled token
-        ``[R, n, D]``; ``boxes`` ``[R, 4]`` in pixels of ``pixels``."""
+        ``[R, n, D]``; ``boxes`` ``[R, 4]`` in pixels of ``pixels``; views go to the tower at ``tower_size``."""
         r, n = ts.shape
         views = view_boxes_tensor(boxes, ts, pixels.shape[-1], pixels.shape[-2])  # [R, n, 4]
         crops = view_crops(pixels, views.reshape(-1, 4), batch_index.repeat_interleave(n), tower_size)
@@ -148,7 +150,6 @@ class MultiViewRegionEncoder(nn.Module):
         *,
         vision: Callable[[torch.Tensor], torch.Tensor] | None = None,
         views: torch.Tensor | None = None,
-        tower_size: int | None = None,
     ) -> torch.Tensor:
         if pixels is None or vision is None:
             raise ValueError("the dynrefer region encoder needs the pixels and the vision tower")
@@ -159,7 +160,7 @@ class MultiViewRegionEncoder(nn.Module):
         ts = self.default_views(len(flat), pixels.device, pixels.dtype) if views is None else views.to(pixels.dtype)
         if ts.shape != (len(flat), self.cfg.n):
             raise ValueError(f"views: expected [{len(flat)}, {self.cfg.n}] coefficients, got {tuple(ts.shape)}")
-        x, pooled = self.view_features(vision, pixels, flat, batch_index, ts, tower_size or image_size)
+        x, pooled = self.view_features(vision, pixels, flat, batch_index, ts, image_size)  # the tower's input size
         if self.align is not None:
             aligned = [x[:, 0]] + [a(x[:, j], x[:, 0]) for j, a in enumerate(self.align, start=1)]
             x = torch.stack(aligned, 1)

@@ -1,10 +1,13 @@
 """Region encoders: turn pixel boxes into tokens for ``<region>`` placeholders, and the registry that builds them.
 
-Every encoder has ``tokens_per_region`` and is called as ``encoder(patch_features, boxes, image_size, pixels)``:
-``patch_features`` ``[B, N, D]`` (the tower's ``g x g`` grid, row-major), ``boxes`` a list of B ``[R_b, 4]``
-pixel ``xyxy`` boxes on the model's ``image_size`` input, ``pixels`` the normalised input images ``[B, 3, S, S]``
-(for encoders that look again at full resolution, as DynRefer's does) -> ``[sum R_b, tokens_per_region, width]``,
-regions in batch order.
+Every encoder has ``tokens_per_region`` and ``needs_patches``, and is called as
+``encoder(patch_features, boxes, image_size, pixels, vision=..., views=...)``: ``patch_features`` ``[B, N, D]`` (the
+tower's ``g x g`` grid of the whole input, row-major; None for an encoder whose ``needs_patches`` is False),
+``boxes`` a list of B ``[R_b, 4]`` pixel ``xyxy`` boxes on the model's ``image_size`` input, ``pixels`` the
+normalised images ``[B, 3, S, S]`` at any square size ``S`` (for encoders that look again at the picture, as
+DynRefer's does), ``vision`` the tower (``[M, 3, image_size, image_size] -> [M, g*g, D]``) and ``views`` a multi-view
+encoder's coefficients ``[sum R_b, n]`` -> ``[sum R_b, tokens_per_region, width]``, regions in batch order. Encoders
+ignore what they do not use.
 
 :class:`RoIRegionEncoder` (``roi``) is the simple one: RoI-Align of the patch grid over the box, then an MLP.
 """
@@ -26,15 +29,20 @@ from groundlm.registry import Registry
 class RegionEncoder(Protocol):
     """What the VLM needs of a region encoder (an ``nn.Module``); shapes in the module docstring."""
 
+    needs_patches: bool
+
     @property
     def tokens_per_region(self) -> int: ...
 
     def __call__(
         self,
-        patch_features: torch.Tensor,
+        patch_features: torch.Tensor | None,
         boxes: list[torch.Tensor],
         image_size: int,
         pixels: torch.Tensor | None = None,
+        *,
+        vision: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        views: torch.Tensor | None = None,
     ) -> torch.Tensor: ...
 
 
@@ -50,6 +58,8 @@ def build_region_encoder(config: VLMConfig, vision_hidden: int, lm_width: int) -
 
 
 class RoIRegionEncoder(nn.Module):
+    needs_patches = True
+
     def __init__(self, vision_hidden: int, lm_hidden: int, grid: int = 2) -> None:
         super().__init__()
         self.grid = grid
@@ -65,6 +75,7 @@ class RoIRegionEncoder(nn.Module):
         boxes: list[torch.Tensor],
         image_size: int,
         pixels: torch.Tensor | None = None,
+        **_: object,
     ) -> torch.Tensor:
         """``patch_features`` ``[B, N, D]`` (N = g*g), ``boxes`` a list of B ``[R_b, 4]`` pixel ``xyxy`` boxes on the
         model's input image -> ``[sum R_b, grid**2, lm_hidden]`` tokens, regions in batch order (``pixels`` unused)."""

@@ -169,8 +169,8 @@ class GroundedVLM(nn.Module):
             if image_mask.any() or region_mask.any():
                 raise InternalError("the prompt has <image> or <region> placeholders but no image was given")
             return embeds, None
-        many_views = self.config.region_encoder == "dynrefer"  # re-encodes its own views; no whole-image pass needed
-        patches = self.vision(pixel_values) if image_mask.any() or not many_views else None
+        needs_patches = bool(image_mask.any()) or (bool(region_mask.any()) and self.region_encoder.needs_patches)
+        patches = self.vision(pixel_values) if needs_patches else None
         if image_mask.any():
             feats = self.projector(patches)
             if self.config.patch_position == "sincos":
@@ -186,19 +186,10 @@ class GroundedVLM(nn.Module):
         if region_mask.any():
             if region_boxes is None:
                 raise InternalError("the prompt has <region> placeholders but no region boxes were given")
-            if many_views:
-                source = view_pixels if view_pixels is not None else pixel_values
-                tokens = self.region_encoder(
-                    patches,
-                    region_boxes,
-                    self.image_size,
-                    source,
-                    vision=self._tower,
-                    views=region_views,
-                    tower_size=self.image_size,
-                )
-            else:
-                tokens = self.region_encoder(patches, region_boxes, self.image_size, pixel_values)
+            source = view_pixels if view_pixels is not None else pixel_values
+            tokens = self.region_encoder(
+                patches, region_boxes, self.image_size, source, vision=self._tower, views=region_views
+            )
             if int(region_mask.sum()) != tokens.shape[0] * tokens.shape[1]:
                 raise InternalError(
                     f"{int(region_mask.sum())} <region> placeholders for {tokens.shape[0]} region(s) of "
