@@ -142,27 +142,35 @@ def _models(
 
 @dataclass
 class DenseSet:
-    """The test regions: ``examples`` (one per captioned region of each test image, image by image) and the
-    ground truth of every image for dense captioning."""
+    """The test regions: ``examples`` (one per captioned region of each test image, image by image), their
+    ``categories``, and the ground truth of every image for dense captioning (``truth[i].boxes`` holds image
+    ``i``'s regions, in the order of its examples)."""
 
     examples: list[Example]
+    categories: list[str]
     truth: list[DenseImage]
     samples: list[Any]
+
+    def first_examples(self) -> list[Example]:
+        """Each image's first example (a prompt to ask about other boxes of that image)."""
+        starts = np.cumsum([0] + [len(t.boxes) for t in self.truth[:-1]])
+        return [self.examples[int(k)] for k in starts]
 
 
 def dense_set(test: SampleDataset, image: bool) -> DenseSet:
     task = RegionCaptionTask(image=image)
-    examples, truth, samples = [], [], []
+    examples, categories, truth, samples = [], [], [], []
     for sample in test:
         items = task.items(sample)
         if not items:
             continue
         examples += [task.example(sample, r, None) for r in items]
+        categories += [r.category for r in items]
         truth.append(DenseImage(np.array([r.box for r in items], dtype=np.float64), [r.captions for r in items]))
         samples.append(sample)
     if not examples:
         raise UserError("the test split has no captioned regions")
-    return DenseSet(examples, truth, samples)
+    return DenseSet(examples, categories, truth, samples)
 
 
 def detected_boxes(detector, test: DenseSet, images: ImageCache, tokens: int) -> list[list[tuple]]:
@@ -214,24 +222,26 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
             captions = predict_examples(model, collator, task, gt.examples, images, cfg.caption_tokens)
             refs = {str(i): e.answer for i, e in enumerate(gt.examples)}
             values: dict[str, Any] = dict(caption_metrics(refs, {str(i): c for i, c in enumerate(captions)}))
-            truth = [e.sample.regions[_region_index(e)].category for e in gt.examples]
             # Recognition needs categories to tell apart (Visual Genome's regions have none).
-            values["category_acc"] = recognition_accuracy(captions, truth, categories) if len(categories) > 1 else None
+            values["category_acc"] = (
+                recognition_accuracy(captions, gt.categories, categories) if len(categories) > 1 else None
+            )
             if model.region_decoders is not None and model.region_decoders.tagger is not None:
                 scores = region_tag_scores(model, collator, gt.examples, images)
                 labels = np.array([[t in e.region_tags[0] for t in tags] for e in gt.examples], dtype=np.float64)
                 values.update(tag_metrics(scores, labels))
             confidence = caption_likelihood(model, collator, gt.examples, captions, images)
-            values["densecap_map_gt"] = densecap_map(gt.truth, _by_image(gt, captions, confidence), meteor)["map"]
+            on_truth = _per_image([t.boxes for t in gt.truth], captions, confidence)
+            values["densecap_map_gt"] = densecap_map(gt.truth, on_truth, meteor)["map"]
             pred_examples = [
                 replace(first, region_boxes=[tuple(b)], answer=None, region_tags=[], region_texts=[])
-                for first, image_boxes in zip(_first_per_image(gt), boxes)
+                for first, image_boxes in zip(gt.first_examples(), boxes)
                 for b in image_boxes
             ]
             pred_captions = predict_examples(model, collator, task, pred_examples, images, cfg.caption_tokens)
             pred_conf = caption_likelihood(model, collator, pred_examples, pred_captions, images)
-            predictions = _predictions_per_image(gt, boxes, pred_captions, pred_conf)
-            values["densecap_map_pred"] = densecap_map(gt.truth, predictions, meteor)["map"]
+            on_detected = _per_image(boxes, pred_captions, pred_conf)
+            values["densecap_map_pred"] = densecap_map(gt.truth, on_detected, meteor)["map"]
             rows.append({"row": row, "model": name, "views": policy, **{k: values.get(k) for k in COLUMNS}})
             log(f"{row}: " + ", ".join(f"{k} {format_value(values.get(k))}" for k in COLUMNS))
 
@@ -271,45 +281,14 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
     return result
 
 
-def _region_index(example: Example) -> int:
-    """The index in its sample of the region an evaluation example describes (matched by box)."""
-    box = tuple(example.region_boxes[0])
-    return next(i for i, r in enumerate(example.sample.regions) if tuple(r.box) == box)
-
-
-def _first_per_image(test: DenseSet) -> list[Example]:
-    first: dict[int, Example] = {}
-    for e in test.examples:
-        first.setdefault(id(e.sample), e)
-    return [first[id(s)] for s in test.samples]
-
-
-def _by_image(test: DenseSet, captions: list[str], scores: np.ndarray) -> list[DensePrediction]:
-    """Ground-truth-box predictions grouped by image, in the order of ``test.samples``."""
-    groups: dict[int, list[int]] = {}
-    for i, e in enumerate(test.examples):
-        groups.setdefault(id(e.sample), []).append(i)
-    out = []
-    for s in test.samples:
-        idx = groups[id(s)]
-        boxes = np.array([test.examples[i].region_boxes[0] for i in idx], dtype=np.float64)
-        out.append(DensePrediction(boxes, [captions[i] for i in idx], [float(scores[i]) for i in idx]))
-    return out
-
-
-def _predictions_per_image(
-    test: DenseSet, boxes: list[list[tuple]], captions: list[str], scores: np.ndarray
-) -> list[DensePrediction]:
+def _per_image(boxes: list, captions: list[str], scores: np.ndarray) -> list[DensePrediction]:
+    """Dense predictions, image by image: ``boxes[i]`` (pixel ``xyxy``) are image ``i``'s, and ``captions`` and
+    ``scores`` run over all boxes in that order."""
     out, k = [], 0
     for image_boxes in boxes:
         m = len(image_boxes)
-        out.append(
-            DensePrediction(
-                np.array(image_boxes, dtype=np.float64).reshape(-1, 4),
-                captions[k : k + m],
-                [float(s) for s in scores[k : k + m]],
-            )
-        )
+        box_array = np.asarray(image_boxes, dtype=np.float64).reshape(-1, 4)
+        out.append(DensePrediction(box_array, captions[k : k + m], [float(v) for v in scores[k : k + m]]))
         k += m
     return out
 
