@@ -47,9 +47,8 @@ class Collator:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     max_length: int = 512
-    # A multi-view region encoder's inputs (DynRefer; docs in groundlm.inference.views): views per region (0: none)
-    # and how inference picks them, the size of the image views are cut from, the tag vocabulary, and whether
-    # batches carry the captions the region-text contrast reads.
+    # A multi-view region encoder's view policy and decoder targets (DynRefer, groundlm.inference.views); None for
+    # every other region encoder.
     views: ViewPolicy | None = None
 
     @classmethod
