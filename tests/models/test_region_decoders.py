@@ -61,3 +61,15 @@ def test_decoders_losses_count_only_labelled_regions_and_treat_equal_captions_as
     assert torch.allclose(losses["rtc"], sigmoid_contrastive_loss_sum(logits, torch.ones(2, 2, dtype=torch.bool)) / 2)
     sum(losses.values()).backward()
     assert tokens.grad is not None and tokens.grad[2].abs().sum() > 0  # region 2 trains the tags only
+
+
+def test_mean_token_log_prob_is_the_per_row_token_loss():
+    from groundlm.models.losses import IGNORE, mean_token_log_prob, token_loss_sum
+
+    torch.manual_seed(0)
+    logits, labels = torch.randn(3, 6, 11), torch.randint(0, 11, (3, 6))
+    labels[:, :2] = IGNORE
+    labels[2] = IGNORE  # a row with nothing to score
+    per_row = mean_token_log_prob(logits, labels)
+    assert per_row[2] == 0
+    assert torch.allclose(-(per_row[:2] * 4).sum(), token_loss_sum(logits, labels))  # four scored tokens a row

@@ -12,7 +12,7 @@ import torch
 from groundlm.inference.collate import Collator, to_device
 from groundlm.inference.generate import evaluating
 from groundlm.inference.images import ImageCache
-from groundlm.models.losses import IGNORE
+from groundlm.models.losses import mean_token_log_prob
 from groundlm.tasks.base import Example
 
 
@@ -60,9 +60,5 @@ def caption_likelihood(
             batch = to_device(collator.train_batch(chunk, [images.get(e.sample) for e in chunk]), device)
             labels = batch.pop("labels")
             batch.pop("region_targets", None)
-            logp = torch.log_softmax(model(**batch).logits[:, :-1].float(), -1)
-            target = labels[:, 1:]
-            scored = target != IGNORE
-            picked = logp.gather(-1, target.clamp(min=0)[..., None])[..., 0] * scored
-            out += (picked.sum(1) / scored.sum(1).clamp(min=1)).exp().cpu().tolist()
+            out += mean_token_log_prob(model(**batch).logits, labels).exp().cpu().tolist()
     return np.asarray(out)

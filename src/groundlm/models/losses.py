@@ -27,6 +27,15 @@ def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     )
 
 
+def mean_token_log_prob(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``[B]``: each row's mean over its labelled positions of ``log p(labels[:, t+1] | logits[:, t])`` (0 for a
+    row with none); the per-row counterpart of :func:`token_loss_sum`, with the opposite sign."""
+    shift_logits, shift_labels = logits[:, :-1].float(), labels[:, 1:]
+    nll = F.cross_entropy(shift_logits.transpose(1, 2), shift_labels, ignore_index=IGNORE, reduction="none")
+    scored = shift_labels != IGNORE
+    return -(nll * scored).sum(1) / scored.sum(1).clamp(min=1)
+
+
 def target_tokens(labels: torch.Tensor) -> int:
     """How many positions :func:`token_loss_sum` scores in ``labels`` ``[B, T]``."""
     return int((labels[:, 1:] != IGNORE).sum())
