@@ -23,18 +23,17 @@ from PIL import Image
 
 from groundlm.geometry.views import CANDIDATE_TS, random_views, select_views
 from groundlm.models.backbones import pixel_values
+from groundlm.models.config import VIEW_POLICIES
 from groundlm.models.region_decoders import TAG
 from groundlm.tasks.base import Example
-
-POLICIES = ("selected", "fixed", "random")
 
 
 @dataclass(frozen=True)
 class ViewPolicy:
-    """``n`` views per region; ``policy`` at inference (one of :data:`POLICIES`); ``fixed`` the ``n - 1`` context
-    coefficients of the ``fixed`` policy; ``source_size`` the square size (pixels) of the image views are cut from
-    (None: the model's input, no extra tensor); ``tags`` the tag decoder's vocabulary; ``contrastive``: batches
-    carry each region's caption."""
+    """``n`` views per region; ``policy`` at inference (one of :data:`~groundlm.models.config.VIEW_POLICIES`);
+    ``fixed`` the ``n - 1`` context coefficients of the ``fixed`` policy; ``source_size`` the square size (pixels)
+    of the image views are cut from (None: the model's input, no extra tensor); ``tags`` the tag decoder's
+    vocabulary; ``contrastive``: batches carry each region's caption."""
 
     n: int
     policy: str = "selected"
@@ -44,8 +43,8 @@ class ViewPolicy:
     contrastive: bool = False
 
     def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown view policy {self.policy!r}; known: {', '.join(POLICIES)}")
+        if self.policy not in VIEW_POLICIES:
+            raise ValueError(f"unknown view policy {self.policy!r}; known: {', '.join(VIEW_POLICIES)}")
 
     @classmethod
     def for_config(cls, config) -> ViewPolicy | None:

@@ -64,6 +64,9 @@ class HeadConfig:
         return _build(cls, data)
 
 
+VIEW_POLICIES = ("selected", "fixed", "random")  # how inference picks a multi-view region's context views
+
+
 @dataclass
 class ViewsConfig:
     """DynRefer's multi-view region encoder (``region_encoder: dynrefer``, :mod:`groundlm.models.multiview`).
@@ -90,6 +93,15 @@ class ViewsConfig:
     layers: int = 2
     tags: tuple[str, ...] = ()
     contrastive: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"views.n must be at least 1, got {self.n}")
+        if self.inference not in VIEW_POLICIES:
+            raise ValueError(f"views.inference must be one of {', '.join(VIEW_POLICIES)}, got {self.inference!r}")
+        fixed = self.fixed_views()
+        if len(fixed) != self.n - 1 or not all(0 < t <= 1 for t in fixed):
+            raise ValueError(f"views.fixed must hold n - 1 = {self.n - 1} coefficients in (0, 1], got {list(fixed)}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ViewsConfig:

@@ -91,12 +91,7 @@ class MultiViewRegionEncoder(nn.Module):
     needs_patches = False  # it re-encodes its own views, not the whole input
 
     def __init__(self, cfg: ViewsConfig, vision_hidden: int, lm_width: int) -> None:
-        super().__init__()
-        if cfg.n < 1:
-            raise ValueError(f"views.n must be at least 1, got {cfg.n}")
-        fixed = cfg.fixed_views()
-        if len(fixed) != cfg.n - 1 or not all(0 < t <= 1 for t in fixed):
-            raise ValueError(f"views.fixed must hold n - 1 = {cfg.n - 1} coefficients in (0, 1], got {list(fixed)}")
+        super().__init__()  # ViewsConfig checked its fields
         self.cfg = cfg
         k = cfg.roi_grid
         self.align = nn.ModuleList(ViewAlignment(vision_hidden) for _ in range(cfg.n - 1)) if cfg.align else None
