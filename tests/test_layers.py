@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("groundlm.models", "groundlm.adapters.lora"),
     # The backend interface and loading options (a train config's ``backend``) sit beside the tasks they serve.
     ("groundlm.adapters", "groundlm.tasks", "groundlm.backends.base"),
-    # The configuration, schedule and metrics log that every training loop shares (tower pretraining too).
+    # The configuration and the training engine (schedule, checkpoints, metrics log) that every trainer shares (tower
+    # pretraining and the baselines too).
     (
         "groundlm.inference",
         "groundlm.backends",
@@ -37,6 +38,8 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.train.config",
         "groundlm.train.schedule",
         "groundlm.train.metrics_log",
+        "groundlm.train.checkpoint",
+        "groundlm.train.engine",
     ),
     ("groundlm.train", "groundlm.evaluation", "groundlm.predict", "groundlm.serve"),
     ("groundlm.bench",),
