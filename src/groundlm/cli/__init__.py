@@ -241,6 +241,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pt.add_argument("config", help="a YAML config, e.g. configs/tower-quick.yaml")
     pt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     pt.add_argument("--out", default=None, help="the tower directory to write (default: the config's 'out')")
+    pt.add_argument("--resume", action="store_true", help="continue from the tower directory's newest checkpoint")
 
     pr = sub.add_parser("predict", help="answer one query about one image")
     pr.add_argument("--checkpoint", required=True, help="a model directory (e.g. RUN/final)")
@@ -329,7 +330,7 @@ def _build_parser() -> argparse.ArgumentParser:
         )
     )
     tr.set_defaults(handler=lambda a: train_command(a.config, a.set, a.resume))
-    pt.set_defaults(handler=lambda a: pretrain_command(a.config, a.set, a.out))
+    pt.set_defaults(handler=lambda a: pretrain_command(a.config, a.set, a.out, a.resume))
     pr.set_defaults(
         handler=lambda a: predict_command(
             a.checkpoint,
