@@ -146,6 +146,52 @@ def _setup(cfg: TrainConfig, accelerator: Accelerator, ckpt: Path | None, progre
     return _Setup(backend, tasks, task_options, stream, task_val)
 
 
+def _steps(
+    cfg: TrainConfig,
+    accelerator: Accelerator,
+    run: _Setup,
+    model: torch.nn.Module,
+    params: list[torch.nn.Parameter],
+    log: MetricsLog | None,
+    progress: bool,
+    preload: bool,
+) -> GroundedSteps:
+    """The VLM as the engine trains it: each step's micro-batches of the run's stream (read from decoded pixel
+    arrays with ``decoded_cache``), and every task's evaluation."""
+    world, rank = accelerator.num_processes, accelerator.process_index
+    workers = cfg.workers if cfg.workers is not None else default_workers()
+    decoded = decoded_splits(run.stream.datasets, progress and accelerator.is_main_process) if cfg.decoded_cache else []
+    collator = run.backend.collator
+    batches = StepBatches(run.stream, collator, cfg.batch_size, cfg.grad_accum, cfg.max_steps, rank, world, decoded)
+    steps = GroundedSteps(
+        accelerator, run.backend, model, params, batches, workers, preload, cfg.loss_weights, cfg.batch_size
+    )
+    steps.evaluation = TaskEvaluation(cfg, run.backend, run.tasks, run.task_val, log)
+    return steps
+
+
+def _finish(cfg: TrainConfig, run: _Setup, steps: GroundedSteps, seconds: float) -> dict[str, Any]:
+    """Write ``final/`` (the model and the tasks it learned, with their options) and ``summary.json``; returns the
+    summary."""
+    run_dir = Path(cfg.run_dir)
+    run.backend.save(run_dir / "final")
+    save_task_list(run_dir / "final", [{"name": t.name, "options": o} for t, o in zip(run.tasks, run.task_options)])
+    evals = steps.evaluation.latest if steps.evaluation is not None else {}
+    summary = {
+        "steps": cfg.max_steps,
+        "examples": cfg.max_steps * cfg.batch_size,
+        "processes": steps.accelerator.num_processes,
+        "train_seconds": round(seconds, 3),
+        "data_wait_seconds": round(steps.waited, 3),  # time the steps waited for their batches
+        "workers": steps.workers,
+        "eval": evals.get(run.tasks[0].name, {}),  # the first task's, as a run's headline
+        "eval_tasks": evals,
+        "final_model": str(run_dir / "final"),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def train(
     cfg: TrainConfig,
     resume: bool = False,
@@ -156,11 +202,11 @@ def train(
     """Train as configured; returns the summary written to ``summary.json``.
 
     ``stop_after`` ends the run after that many steps as an interruption would (after the step's checkpoint, if one
-    is due), leaving the run to be resumed. ``preload`` builds every step's batches before the clock starts, so that
-    the run times the model step alone (``groundlm bench train``).
+    is due), leaving the run to be resumed, and returns ``{"interrupted_at": step}``. ``preload`` builds every
+    step's batches before the clock starts, so that the run times the model step alone (``groundlm bench train``).
     """
     accelerator = _accelerator(cfg)
-    world, rank, is_main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    is_main = accelerator.is_main_process
     run_dir = Path(cfg.run_dir)
     ckpt = checkpoint_to_resume(run_dir, resume, check_fresh=is_main)
     if is_main:
@@ -168,45 +214,22 @@ def train(
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     torch.manual_seed(cfg.seed)
     run = _setup(cfg, accelerator, ckpt, progress)
-    backend = run.backend
-    params = [p for p in backend.module.parameters() if p.requires_grad]
+    params = [p for p in run.backend.module.parameters() if p.requires_grad]
     schedule = cosine_schedule(cfg.warmup, cfg.max_steps)
     optimizer, scheduler = build_optimizer(params, cfg.lr, cfg.weight_decay, schedule)
-    model, optimizer = accelerator.prepare(backend.module, optimizer)
-    workers = cfg.workers if cfg.workers is not None else default_workers()
-    decoded = decoded_splits(run.stream.datasets, progress and is_main) if cfg.decoded_cache else []
-    batches = StepBatches(
-        run.stream, backend.collator, cfg.batch_size, cfg.grad_accum, cfg.max_steps, rank, world, decoded
-    )
+    model, optimizer = accelerator.prepare(run.backend.module, optimizer)
     log = MetricsLog(run_dir / "metrics.csv", run_dir / "tensorboard" if cfg.tensorboard else None) if is_main else None
-    steps = GroundedSteps(
-        accelerator, backend, model, params, batches, workers, preload, cfg.loss_weights, cfg.batch_size
-    )
-    evaluation = TaskEvaluation(cfg, backend, run.tasks, run.task_val, log)
-    if any(split is not None for split in run.task_val):
-        steps.evaluation = evaluation
+    steps = _steps(cfg, accelerator, run, model, params, log, progress, preload)
     engine = Engine(
         optimizer, scheduler, cfg.max_steps, cfg.grad_clip, run_dir, cfg.save_every, cfg.eval_every, log, progress,
         is_main=is_main, barrier=accelerator.wait_for_everyone, clip=accelerator.clip_grad_norm_,
     )  # fmt: skip
     outcome = engine.run(steps, resume_from=ckpt, stop_after=stop_after)
-    summary: dict[str, Any] = {"interrupted_at": outcome.steps} if outcome.interrupted else {}
-    if is_main and not outcome.interrupted:
-        backend.save(run_dir / "final")
-        options = [{"name": t.name, "options": o} for t, o in zip(run.tasks, run.task_options)]
-        save_task_list(run_dir / "final", options)
-        summary = {
-            "steps": cfg.max_steps,
-            "examples": cfg.max_steps * cfg.batch_size,
-            "processes": world,
-            "train_seconds": round(outcome.seconds, 3),
-            "data_wait_seconds": round(steps.waited, 3),  # time the steps waited for their batches
-            "workers": workers,
-            "eval": evaluation.latest.get(run.tasks[0].name, {}),  # the first task's, as a run's headline
-            "eval_tasks": evaluation.latest,
-            "final_model": str(run_dir / "final"),
-        }
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary: dict[str, Any] = {}
+    if outcome.interrupted:
+        summary = {"interrupted_at": outcome.steps}
+    elif is_main:
+        summary = _finish(cfg, run, steps, outcome.seconds)
     if log is not None:
         log.close()
     if not outcome.interrupted:
