@@ -43,6 +43,7 @@ from groundlm.tasks.depth import DepthBatcher
 __all__ = ["DEPTH_TASKS", "DepthModel", "GroundedModel", "Model", "load_model", "model_manifest"]
 
 DEPTH_TASKS = ("depth",)
+KIND_NAMES = {"vlm": "grounded VLM", "hf": "transformers VLM", "depth": "depth model (LLM-MDE)"}
 
 
 def model_manifest(directory: str | Path) -> Manifest:
@@ -106,8 +107,11 @@ class Model:
         raise NotImplementedError
 
     def check_task(self, task: str) -> None:
+        """Raises ``ValueError`` for a task this model cannot answer."""
         if task not in self.answerable:
-            raise ValueError(f"this model ({self.kind}) answers {', '.join(self.answerable)}, not {task!r}")
+            raise ValueError(
+                f"{self.name} holds a {KIND_NAMES[self.kind]}: it answers {', '.join(self.answerable)}, not {task!r}"
+            )
 
     def answer(self, image: Image.Image, task: str, query: str | None = None, **options: Any) -> dict[str, Any]:
         """The answer to one question about ``image``, the dict ``groundlm predict`` prints (see
@@ -129,18 +133,18 @@ class Model:
     def task(self, name: str, format: str | None = None) -> Task:
         """Task ``name`` as the model was trained on it, for scoring its answers on a dataset."""
         self.check_task(name)
-        raise ValueError(f"this model ({self.kind}) does not answer {name!r} in text")
+        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer {name!r} in text")
 
     def generator(
         self, max_new_tokens: int = 24, images: ImageCache | None = None, progress: bool = False
     ) -> TextGenerator:
         """A text generator over the model (for evaluation on a dataset)."""
-        raise ValueError(f"this model ({self.kind}) does not answer in text")
+        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer in text")
 
     def evaluate_depth(self, samples: Sequence[Sample], align: str = "none", eigen_crop: bool = False) -> dict:
         """Depth metrics over ``samples`` (which have depth), after ``align`` (docs/architecture.md, section 3)."""
         self.check_task("depth")
-        raise ValueError(f"this model ({self.kind}) does not answer depth")
+        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer depth")
 
     def answer_batch(
         self, queries: Sequence[Query], options: AnswerOptions, batch_size: int = 32
