@@ -69,8 +69,9 @@ def model_manifest(directory: str | Path) -> Manifest:
 
 
 class Model:
-    """A saved model in memory: its ``kind`` (``vlm``, ``hf`` or ``depth``), the ``tasks`` it answers (name ->
-    the options it was trained with) and :meth:`answer`. Built by :func:`load_model`."""
+    """A saved model in memory: its ``kind`` (``vlm``, ``hf`` or ``depth``), its ``tasks`` (name -> the options it
+    was trained with; every task it can answer, with none, when its directory does not say) and :meth:`answer`.
+    Built by :func:`load_model` (or :meth:`GroundedModel.of` for a model in memory)."""
 
     kind: str
     tasks: dict[str, dict[str, Any]]
@@ -82,7 +83,7 @@ class Model:
         self.directory = directory
         self._name = name
         # A directory that does not say which tasks it learned answers each task it can, with default options.
-        self.tasks = dict(manifest.tasks) or {name: {} for name in self.answerable}
+        self.tasks = dict(manifest.tasks) or {task: {} for task in self.answerable}
 
     @property
     def name(self) -> str:
