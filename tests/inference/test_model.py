@@ -129,3 +129,20 @@ def test_merging_dispatches_on_the_manifests(tmp_path, vlm_dir):
         merge_saved_models(tmp_path / "depth", [tmp_path / "depth"], tmp_path / "m", "task_arithmetic")
     report = merge_saved_models(vlm_dir, [vlm_dir], tmp_path / "m", "task_arithmetic", [1.0])
     assert report["method"] == "task_arithmetic" and load_model(tmp_path / "m").kind == "vlm"
+
+
+def test_serve_takes_a_depth_model(tmp_path):
+    import base64
+    import io
+
+    from groundlm.inference.predict import Query
+
+    torch.manual_seed(0)
+    DepthLM(tiny_model_config()).save_pretrained(tmp_path / "depth")
+    service = ModelService.from_checkpoint(tmp_path / "depth")
+    assert tuple(service.tasks) == ("depth",) and service.spec("depth").needs == "image"
+    options = service.options("depth", False, None)
+    service.check(Query(picture(), "depth"), options)
+    [result] = service.run(options, [Query(picture(), "depth")])
+    png = Image.open(io.BytesIO(base64.b64decode(result["depth_png_mm"])))
+    assert np.asarray(png).dtype == np.uint16 and png.size == (32, 24) and "depth" not in result
