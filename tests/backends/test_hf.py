@@ -168,10 +168,10 @@ def test_constrained_answers_parse_in_each_family_syntax(tmp_path):
 
 
 def test_a_command_for_groundlm_models_alone_says_so(tmp_path):
-    from groundlm.inference import load_model
+    from groundlm.inference import load_vlm
 
     with pytest.raises(ValueError, match="holds a transformers model \\('llava'\\)"):
-        load_model(save_llava(tmp_path / "llava"))
+        load_vlm(save_llava(tmp_path / "llava"))
 
 
 def test_an_interrupted_lora_run_resumes_to_the_same_adapters(tmp_path):

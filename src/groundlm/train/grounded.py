@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from groundlm import data
-from groundlm.backends import HFBackend, NativeBackend
+from groundlm.backends.base import Backend
 from groundlm.inference.collate import to_device
 from groundlm.inference.images import ImageCache
 from groundlm.models.losses import target_rows, target_tokens
@@ -31,7 +31,7 @@ from groundlm.tasks.base import Task
 from groundlm.train.batches import StepBatches, step_loader
 from groundlm.train.config import TrainConfig
 from groundlm.train.engine import Trainable
-from groundlm.train.evaluate import evaluate_answers, evaluate_task
+from groundlm.train.evaluate import evaluate_backend
 from groundlm.train.metrics_log import MetricsLog
 
 
@@ -64,7 +64,7 @@ class GroundedSteps(Trainable):
     def __init__(
         self,
         accelerator: Accelerator,
-        backend: NativeBackend | HFBackend,
+        backend: Backend,
         model: nn.Module,
         params: list[nn.Parameter],
         batches: StepBatches,
@@ -133,13 +133,14 @@ class GroundedSteps(Trainable):
 
 
 class TaskEvaluation:
-    """Every task with a validation split, measured (:func:`~groundlm.train.evaluate.evaluate_task`, or by its
-    answers for a transformers VLM) and logged as ``eval/TASK``; ``latest`` holds each task's last metrics."""
+    """Every task with a validation split, measured through the backend
+    (:func:`~groundlm.train.evaluate.evaluate_backend`) and logged as ``eval/TASK``; ``latest`` holds each task's
+    last metrics."""
 
     def __init__(
         self,
         cfg: TrainConfig,
-        backend: NativeBackend | HFBackend,
+        backend: Backend,
         tasks: list[Task],
         splits: list[data.SampleDataset | None],
         log: MetricsLog | None,
@@ -149,26 +150,13 @@ class TaskEvaluation:
         self.latest: dict[str, dict[str, Any]] = {}
 
     def __call__(self, step: int) -> None:
-        cfg, backend = self.cfg, self.backend
+        cfg = self.cfg
         for task, split in zip(self.tasks, self.splits):
             if split is None:
                 continue
-            if isinstance(backend, HFBackend):
-                generator = backend.generator(cfg.max_new_tokens, cfg.num_beams)
-                metrics = evaluate_answers(generator, task, split, cfg.eval_items, numeric=cfg.numeric)
-            else:
-                metrics = evaluate_task(
-                    backend.module,
-                    backend.collator,
-                    task,
-                    split,
-                    cfg.eval_items,
-                    cfg.max_new_tokens,
-                    cfg.num_beams,
-                    self.images,
-                    with_image_dependence=True,
-                    numeric=cfg.numeric,
-                )
+            metrics = evaluate_backend(
+                self.backend, task, split, cfg.eval_items, cfg.max_new_tokens, cfg.num_beams, self.images, cfg.numeric
+            )
             self.latest[task.name] = metrics
             if self.log is not None:
                 self.log.log(step, f"eval/{task.name}", metrics)

@@ -27,7 +27,7 @@ from groundlm.backends import HFBackend, NativeBackend
 from groundlm.errors import UserError
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
-from groundlm.tasks import Task, build_task, save_task_list
+from groundlm.tasks import Task, build_task
 from groundlm.tasks.region_caption import region_vocabulary
 from groundlm.train.batches import StepBatches, decoded_splits, default_workers
 from groundlm.train.checkpoint import CHECKPOINTS, checkpoint_to_resume
@@ -134,6 +134,7 @@ def _setup(cfg: TrainConfig, accelerator: Accelerator, ckpt: Path | None, progre
     # Each task with the backend's own answer syntax (a transformers VLM writes boxes in its family's format).
     task_options = [backend.task_options(t.name, t.options) for t in cfg.tasks]
     tasks = [build_task(t.name, **options) for t, options in zip(cfg.tasks, task_options)]
+    backend.record_tasks({t.name: options for t, options in zip(cfg.tasks, task_options)})  # saved in manifests
     task_train = [_resolve_split(t.data, is_main, accelerator, loaded) if t.data else train_ds for t in cfg.tasks]
     task_val = [_resolve_split(t.val, is_main, accelerator, loaded) if t.val else val_ds for t in cfg.tasks]
     stream = ExampleStream(task_train, tasks, [t.weight for t in cfg.tasks], cfg.seed)
@@ -171,11 +172,10 @@ def _steps(
 
 
 def _finish(cfg: TrainConfig, run: _Setup, steps: GroundedSteps, seconds: float) -> dict[str, Any]:
-    """Write ``final/`` (the model and the tasks it learned, with their options) and ``summary.json``; returns the
-    summary."""
+    """Write ``final/`` (the model, whose manifest names the tasks it learned with their options) and
+    ``summary.json``; returns the summary."""
     run_dir = Path(cfg.run_dir)
     run.backend.save(run_dir / "final")
-    save_task_list(run_dir / "final", [{"name": t.name, "options": o} for t, o in zip(run.tasks, run.task_options)])
     evals = steps.evaluation.latest if steps.evaluation is not None else {}
     summary = {
         "steps": cfg.max_steps,
