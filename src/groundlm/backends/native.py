@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from groundlm.adapters.lora import LoraSpec
 from groundlm.inference.collate import Collator
 from groundlm.inference.generate import LocalGenerator
+from groundlm.models.lora import LoraSpec
 from groundlm.models.vlm import GroundedVLM
 
 

@@ -29,7 +29,6 @@ import torch
 from PIL import Image, ImageDraw
 
 from groundlm import data
-from groundlm.adapters.lora import LoraSpec
 from groundlm.adapters.merge import merge_models
 from groundlm.backends.architectures import is_hf_dir
 from groundlm.backends.base import BackendOptions
@@ -52,6 +51,7 @@ from groundlm.formats.numeric import NumericDecoding
 from groundlm.inference import Collator, ImageCache, LocalGenerator, TextGenerator, answer, load_model
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.config import LanguageConfig, VLMConfig
+from groundlm.models.lora import LoraSpec
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
