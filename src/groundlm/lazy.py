@@ -25,14 +25,14 @@ def lazy_exports(
     """
     where = {name: module for module, names in exports.items() for name in names}
 
-    def __getattr__(name: str) -> Any:
+    def attribute(name: str) -> Any:
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(where[name]), name)
         setattr(sys.modules[package], name, value)
         return value
 
-    def __dir__() -> list[str]:
+    def names() -> list[str]:
         return sorted(set(vars(sys.modules[package])) | set(where))
 
-    return __getattr__, __dir__
+    return attribute, names
