@@ -9,10 +9,11 @@ from PIL import Image
 from groundlm import data
 from groundlm.cli import main
 from groundlm.errors import UserError
+from groundlm.inference.depth import evaluate_depth, predict_depth
 from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.tasks.depth import DepthBatcher
 from groundlm.train.config import SplitSpec
-from groundlm.train.depth import DepthTrainConfig, depth_loss, evaluate_depth, predict_depth, train_depth
+from groundlm.train.depth import DepthTrainConfig, depth_loss, train_depth
 
 from ..conftest import TINY_LANGUAGE, TINY_VISION, tiny_language, tiny_vision
 
