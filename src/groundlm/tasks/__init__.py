@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from groundlm.manifest import LEGACY_TASKS, read_manifest, write_manifest
+from groundlm.registry import Registry
 from groundlm.tasks.base import Example, Task
 from groundlm.tasks.grounded_list import GroundedListTask
 from groundlm.tasks.narrate import NarrateTask
@@ -14,19 +15,21 @@ from groundlm.tasks.pose import PoseTask
 from groundlm.tasks.refer import ReferTask
 from groundlm.tasks.region_caption import RegionCaptionTask
 
-TASKS: dict[str, type[Task]] = {
-    "refer": ReferTask,
-    "region_caption": RegionCaptionTask,
-    "grounded_list": GroundedListTask,
-    "pose": PoseTask,
-    "narrate": NarrateTask,
-}
+TASKS: Registry[type[Task]] = Registry(
+    "task",
+    {
+        "refer": ReferTask,
+        "region_caption": RegionCaptionTask,
+        "grounded_list": GroundedListTask,
+        "pose": PoseTask,
+        "narrate": NarrateTask,
+    },
+)
 
 
 def build_task(name: str, **options) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
-    return TASKS[name](**options)
+    """The task ``name`` with its ``options`` (a task config's ``options``); unknown names list the known ones."""
+    return TASKS.get_known(name)(**options)
 
 
 def save_task_list(directory: str | Path, tasks: list[dict[str, Any]]) -> None:
