@@ -18,11 +18,11 @@ from groundlm.cli.arguments import Command, Group, Tree, add_commands
 from groundlm.cli.bench import (
     bench_data_command,
     bench_depth_command,
-    bench_hpe_command,
     bench_method_command,
     bench_serve_command,
     bench_speed_command,
     bench_train_command,
+    hpe_command,
 )
 from groundlm.cli.commands import (
     data_info_command,
@@ -50,7 +50,10 @@ COMMANDS: Tree = {
         {
             "data": bench_data_command,
             "speed": bench_speed_command,
-            "hpe": bench_hpe_command,
+            "hpe": (
+                partial(hpe_command, "bench"),
+                "head pose grounding: LoRA, rehearsal, merging, CNN baseline (HPE-CogVLM)",
+            ),
             "depth": bench_depth_command,
             "pixel": (
                 partial(bench_method_command, "pixel"),
@@ -62,6 +65,15 @@ COMMANDS: Tree = {
             ),
             "train": bench_train_command,
             "serve": bench_serve_command,
+        },
+    ),
+    "recipe": Group(
+        "a method's pipeline end to end, its models and their scores (no baselines: see bench)",
+        {
+            "hpe": (
+                partial(hpe_command, "recipe"),
+                "HPE-CogVLM: grounding base, pose LoRA per rehearsal ratio, merges, evaluation",
+            ),
         },
     ),
     "serve": serve_command,

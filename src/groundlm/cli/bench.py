@@ -100,7 +100,8 @@ def bench_serve_command(
     return format_table(title, rows) + (f"\nlost requests, e.g.: {lost}" if lost else "")
 
 
-def bench_hpe_command(
+def hpe_command(
+    kind: Literal["bench", "recipe"],
     *,
     preset: Annotated[Literal["demo", "quick", "full"], Arg(shorthands={"--quick": "quick"})] = "full",
     json_path: JsonFile = None,
@@ -115,12 +116,13 @@ def bench_hpe_command(
     samples: int | None = None,
     device: Device = None,
 ) -> str:
-    """head pose grounding: LoRA, rehearsal, merging, CNN baseline (HPE-CogVLM)
+    """``groundlm bench hpe`` (the recipe beside its baselines, :mod:`groundlm.bench.hpe`) or ``groundlm recipe hpe``
+    (the recipe alone, :mod:`groundlm.methods.hpe_cogvlm.recipe`) at a preset; writes the JSON, returns the table.
 
     Args:
         preset: sizes (default: full, for a GPU; quick: 2 CPU cores, <30 min)
         json_path: write the result as JSON
-        run_dir: default runs/bench-hpe
+        run_dir: default runs/bench-hpe (bench) or runs/hpe-cogvlm (recipe)
         train: pose training data (default: SpatialWorld headshot)
         test: pose test data (default: headshot-dusk)
         grounding: referring data (default: the train data)
@@ -131,16 +133,23 @@ def bench_hpe_command(
         samples: sampled answers per head for mean/median (16)
         device: cpu or cuda for every model (default: cuda if available)
     """
-    preset_name = preset
-    from groundlm.bench.hpe import format_hpe_table, preset, run_hpe_bench
     from groundlm.formats.numeric import NumericDecoding
+
+    if kind == "bench":
+        from groundlm.bench import hpe as module
+
+        run = module.run_hpe_bench
+    else:
+        from groundlm.methods.hpe_cogvlm import recipe as module
+
+        run = module.hpe_cogvlm
 
     decoding = None
     if numeric is not None or samples is not None:
-        default = preset(preset_name).numeric
+        default = module.preset(preset).numeric
         decoding = NumericDecoding(numeric or default.mode, samples or default.samples, default.temperature)
-    cfg = preset(
-        preset_name,
+    cfg = module.preset(
+        preset,
         run_dir=run_dir,
         train=train,
         test=test,
@@ -151,10 +160,11 @@ def bench_hpe_command(
         tower=tower,
         device=device,
     )
-    result = run_hpe_bench(cfg)
+    result = run(cfg)
     write_json(json_path, result)
-    lines = [format_hpe_table(result), f"run directory: {result['run_dir']} (bench-hpe.json, models/)"]
-    if result["pictures"]:
+    name = "bench-hpe" if kind == "bench" else "hpe-cogvlm"
+    lines = [module.format_hpe_table(result), f"run directory: {result['run_dir']} ({name}.json, models/)"]
+    if result.get("pictures"):
         lines.append(f"pictures of '{result['best_vlm_row']}': {Path(result['pictures'][0]).parent}/")
     return "\n".join(lines)
 
@@ -184,15 +194,15 @@ def bench_depth_command(
         tower: the pretrained tower (default: the preset's)
         device: cpu or cuda for every model (default: cuda if available)
     """
-    preset_name = preset
-    from groundlm.bench.depth import format_depth_tables, preset, run_depth_bench
+    from groundlm.bench.depth import format_depth_tables, run_depth_bench
+    from groundlm.bench.depth import preset as sized
 
     if (train is None) != (test is None):
         raise UserError("--train and --test go together (the zero-shot protocol needs both)")
     for name, path in (("--lm", lm), ("--tower", tower)):
         if path is not None and not Path(path).is_dir():
             raise UserError(f"{name} {path}: no such directory")
-    cfg = preset(preset_name, run_dir=run_dir, train=train, test=test, pool=pool, lm=lm, tower=tower, device=device)
+    cfg = sized(preset, run_dir=run_dir, train=train, test=test, pool=pool, lm=lm, tower=tower, device=device)
     result = run_depth_bench(cfg)
     write_json(json_path, result)
     return format_depth_tables(result) + f"\nrun directory: {result['run_dir']} (bench-depth.json, models/)"
@@ -223,13 +233,12 @@ def bench_method_command(
         device: cpu or cuda for every model (default: cuda if available)
         seed: models' seed (default 0); the data stay the same
     """
-    preset_name = preset
     import importlib
 
     bench = importlib.import_module(f"groundlm.bench.{module}")
     if tower is not None and not Path(tower).is_dir():
         raise UserError(f"--tower {tower}: no such directory")
-    cfg = bench.preset(preset_name, run_dir=run_dir, train=train, test=test, tower=tower, device=device, seed=seed)
+    cfg = bench.preset(preset, run_dir=run_dir, train=train, test=test, tower=tower, device=device, seed=seed)
     result = getattr(bench, f"run_{module}_bench")(cfg)
     write_json(json_path, result)
     table = getattr(bench, f"format_{module}_table")(result)

@@ -470,6 +470,7 @@ def eval_checkpoint_command(
             max_new_tokens=max_new_tokens,
             constrain=constrained,
             numeric=decoding,
+            progress=True,
         )
     else:
         generator = backend.generator(64)  # a family's own syntax may take more tokens than groundlm's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -41,21 +42,27 @@ class SplitSpec:
         return not is_current_split(self.path, self.generate.get("domain", "classic"))
 
     def load(self, progress: bool = False):
-        """The split as a dataset, generated first if it is missing (``progress`` says so on stdout)."""
+        """The split as a dataset, generated first if it is missing (``progress`` says so, with a progress bar)."""
         from groundlm import data
 
-        if self.missing:
-            if progress:
-                print(f"generating {self.uri}", flush=True)
-            self.make()
+        self.make(progress)
         return data.load(self.uri)
 
-    def make(self) -> None:
-        """Generate the split (``groundlm data make`` with the ``generate`` arguments) if it is missing."""
+    def make(self, progress: bool = True) -> None:
+        """Generate the split (``groundlm data make`` with the ``generate`` arguments) if it is missing; with
+        ``progress``, a line first says what is being built, and a progress bar named after the folder follows."""
         if self.missing:
             from groundlm.data.synth.writer import write_split
 
-            write_split(self.path, **self.generate)
+            if progress:
+                g = self.generate
+                print(
+                    f"generating SpatialWorld split {self.path} ({g['n']:,} {g.get('domain', 'classic')} images of "
+                    f"{g.get('size', 224)} px, first use only)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            write_split(self.path, **self.generate, progress=progress)
 
 
 @dataclass

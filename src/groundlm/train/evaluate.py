@@ -3,6 +3,7 @@ score them; and how much the answers depend on the image."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import torch
@@ -63,15 +64,18 @@ def evaluate_task(
     constrain: str | None = None,
     with_image_dependence: bool = False,
     numeric: NumericDecoding = GREEDY,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Metrics of ``task`` on the first ``limit`` items of ``dataset``; with ``with_image_dependence``, also
-    :func:`image_dependence` on the same items."""
+    :func:`image_dependence` on the same items. ``progress`` says what is evaluated and shows a progress bar."""
     examples = evaluation_examples(dataset, task, limit)
     if not examples:
         return {}
+    if progress:
+        print(f"evaluating {task.name} on {len(examples)} items", file=sys.stderr, flush=True)
     images = images or ImageCache()
     preds = predict_examples(
-        model, collator, task, examples, images, max_new_tokens, num_beams, constrain, numeric=numeric
+        model, collator, task, examples, images, max_new_tokens, num_beams, constrain, progress, numeric=numeric
     )
     metrics = task.score(preds, examples)
     if with_image_dependence:
