@@ -42,7 +42,7 @@ from groundlm.models.backbones import (
 from groundlm.models.config import VisionConfig
 from groundlm.pretrain.heads import LOSSES, MIN_HEAD_COVER, DenseHeads, dense_losses
 from groundlm.pretrain.targets import CLASSES, dense_targets, flip_targets, head_cover_maps
-from groundlm.train.config import SplitSpec, read_yaml, typed
+from groundlm.train.config import SplitSpec, load_typed
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import cosine_schedule
 
@@ -147,7 +147,7 @@ def preset(name: str, **overrides: Any) -> TowerPretrainConfig:
 
 def load_pretrain_config(path: str | Path, overrides: list[str] = ()) -> TowerPretrainConfig:
     """A tower pretraining config from YAML (fields of :class:`TowerPretrainConfig`), with ``--set`` overrides."""
-    return typed(TowerPretrainConfig, read_yaml(path, overrides), Path(path).name)
+    return load_typed(TowerPretrainConfig, path, overrides)
 
 
 # -------------------------------------------------------------------------------------------------------------
