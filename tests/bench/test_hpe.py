@@ -1,9 +1,9 @@
 import json
 import math
 
-from groundlm.adapters.lora import LoraSpec
 from groundlm.baselines.crop_pose import CropPoseConfig
 from groundlm.bench.hpe import COLUMNS, HpeBenchConfig, format_hpe_table, preset, run_hpe_bench
+from groundlm.models.lora import LoraSpec
 
 from ..models.conftest import tiny_config
 
@@ -122,7 +122,7 @@ def test_hpe_bench_on_a_pretrained_tower_rereads(tmp_path):
     # Task arithmetic at weight 1 is the LoRA model (region encoder included) and scores the same.
     same = ("invalid", "blended", "head_acc50", "grounding_acc50")
     assert [rows["task arithmetic"][k] for k in same] == [rows["LoRA only, r=0"][k] for k in same]
-    assert (tmp_path / "run" / "models" / "lora-r0" / "final" / "tasks.json").is_file()
+    assert json.loads((tmp_path / "run" / "models" / "lora-r0" / "final" / "groundlm.json").read_text())["tasks"]
 
 
 def test_presets():

@@ -2,12 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from groundlm.models.config import LanguageConfig, VisionConfig
+from groundlm.models.config import LanguageConfig
 from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.models.depth_losses import silog_loss
 from groundlm.tasks.depth_prompt import depth_prompt
 
-VISION = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+from ..conftest import tiny_language, tiny_vision
+
+VISION = tiny_vision()
 
 
 def tiny(kind: str, lm_training: str = "frozen", **kw) -> DepthLM:
@@ -15,9 +17,7 @@ def tiny(kind: str, lm_training: str = "frozen", **kw) -> DepthLM:
     return DepthLM(
         DepthLMConfig(
             vision=VISION,
-            language=LanguageConfig(
-                kind=kind, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=256
-            ),
+            language=tiny_language(kind=kind, max_positions=256),
             prototypes=16,
             heads=4,
             head_channels=16,

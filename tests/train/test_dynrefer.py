@@ -2,25 +2,18 @@ import csv
 import json
 
 from groundlm.cli import main
-from groundlm.inference import load_model
+from groundlm.inference import load_vlm
 from groundlm.train.config import load_config
 from groundlm.train.loop import train
 
+from ..conftest import TINY_LANGUAGE, TINY_VISION
 from .conftest import tiny_train_config
 
 
 def test_dynrefer_trains_its_three_losses_and_is_evaluated_from_the_command_line(tmp_path, tiny_split, capsys):
     model = {
-        "vision": {
-            "image_size": 32,
-            "patch_size": 8,
-            "hidden_size": 32,
-            "num_layers": 1,
-            "num_heads": 2,
-            "intermediate_size": 64,
-            "freeze": True,
-        },
-        "language": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "max_positions": 128},
+        "vision": {**TINY_VISION, "freeze": True},
+        "language": {**TINY_LANGUAGE, "num_layers": 1, "max_positions": 128},
         "region_encoder": "dynrefer",
         "views": {
             "n": 2,
@@ -46,7 +39,7 @@ def test_dynrefer_trains_its_three_losses_and_is_evaluated_from_the_command_line
     with open(tmp_path / "run" / "metrics.csv") as f:
         logged = {row[2] for row in csv.reader(f)}  # step, split, name, value
     assert {"loss/lm", "loss/tag", "loss/rtc"} <= logged
-    trained = load_model(summary["final_model"])
+    trained = load_vlm(summary["final_model"])
     tags = trained.config.views.tags
     assert "auto" not in tags and {"person", "head"} <= set(tags)  # the split's own tags
     argv = ["eval", "caption", "--checkpoint", summary["final_model"], "--data", f"spatialworld:{tiny_split / 'val'}"]

@@ -1,4 +1,5 @@
-"""``groundlm bench depth``: LLM-MDE's ablation table (DESIGN.md 6.2), every row trained and measured in the run.
+"""``groundlm bench depth``: LLM-MDE's ablation table (docs/architecture.md, section 6.2), every row trained and
+measured in the run.
 
 Two protocols, one test domain:
 
@@ -38,12 +39,13 @@ from groundlm.bench.run import (
 from groundlm.data.sample import Sample
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
-from groundlm.inference.loader import is_model_dir, load_model
+from groundlm.inference.depth import evaluate_depth
+from groundlm.inference.loader import is_model_dir, load_vlm
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.tasks.depth import DepthBatcher
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
-from groundlm.train.depth import evaluate_depth, fit_depth, with_depth
+from groundlm.train.depth import fit_depth, with_depth
 from groundlm.train.loop import train
 
 COLUMNS = ("abs_rel", "rmse", "log10", "d1", "d2", "d3")
@@ -167,7 +169,7 @@ def _pretrained_lm(
             device=cfg.device,
         )
         model_dir = train(tcfg, progress=progress)["final_model"]
-    load_model(model_dir).lm.save_pretrained(str(out))
+    load_vlm(model_dir).lm.save_pretrained(str(out))
     return out
 
 

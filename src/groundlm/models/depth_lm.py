@@ -1,4 +1,4 @@
-"""LLM-MDE (DESIGN.md 6.2): metric depth from a language model.
+"""LLM-MDE (docs/architecture.md, section 6.2): metric depth from a language model.
 
 The vision tower's patch features are reprogrammed onto text prototypes drawn from the LM's frozen word embeddings
 (:class:`~groundlm.models.reprogramming.ReprogrammingLayer`), placed after the embedded prompt
@@ -22,6 +22,7 @@ from peft import LoraConfig, inject_adapter_in_model
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from groundlm.manifest import Manifest, write_manifest
 from groundlm.models.backbones import build_reader, build_vision, reader_from_config, resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig
 from groundlm.models.depth_head import AdaptationHead
@@ -145,9 +146,11 @@ class DepthLM(nn.Module):
 
     # ---------------------------------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and the tokenizer."""
+        """Write ``config.json``, ``model.safetensors``, the tokenizer and the manifest (``groundlm.json``, kind
+        ``depth``, its one task ``depth``)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        write_manifest(directory, Manifest("depth", {"depth": {}}))
         config = replace(self.config, vision=resolve_vision(self.config.vision))
         data = {CONFIG_KEY: config.to_dict(), "reader": self.lm.config.to_dict()}
         (directory / CONFIG).write_text(json.dumps(data, indent=2) + "\n")

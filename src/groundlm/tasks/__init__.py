@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from groundlm.manifest import LEGACY_TASKS, read_manifest, write_manifest
+from groundlm.registry import Registry
 from groundlm.tasks.base import Example, Task
 from groundlm.tasks.grounded_list import GroundedListTask
 from groundlm.tasks.narrate import NarrateTask
@@ -13,41 +15,32 @@ from groundlm.tasks.pose import PoseTask
 from groundlm.tasks.refer import ReferTask
 from groundlm.tasks.region_caption import RegionCaptionTask
 
-TASKS: dict[str, type[Task]] = {
-    "refer": ReferTask,
-    "region_caption": RegionCaptionTask,
-    "grounded_list": GroundedListTask,
-    "pose": PoseTask,
-    "narrate": NarrateTask,
-}
+TASKS: Registry[type[Task]] = Registry(
+    "task",
+    {
+        "refer": ReferTask,
+        "region_caption": RegionCaptionTask,
+        "grounded_list": GroundedListTask,
+        "pose": PoseTask,
+        "narrate": NarrateTask,
+    },
+)
 
 
 def build_task(name: str, **options) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
-    return TASKS[name](**options)
-
-
-TASKS_FILE = "tasks.json"  # beside a trained model's weights: the tasks (and options) it was trained on
+    """The task ``name`` with its ``options`` (a task config's ``options``); unknown names list the known ones."""
+    return TASKS.get_known(name)(**options)
 
 
 def save_task_list(directory: str | Path, tasks: list[dict[str, Any]]) -> None:
-    """Record ``[{"name", "options"}, ...]`` in a model directory, so that inference asks as training did."""
-    (Path(directory) / TASKS_FILE).write_text(json.dumps(tasks, indent=2) + "\n")
-
-
-def trained_tasks(directory: str | Path) -> dict[str, dict[str, Any]] | None:
-    """Task name -> the options it was trained with, from the model directory's ``tasks.json`` (``None`` when the
-    directory has none)."""
-    path = Path(directory) / TASKS_FILE
-    if not path.is_file():
-        return None
-    return {task.get("name"): dict(task.get("options") or {}) for task in json.loads(path.read_text())}
-
-
-def trained_options(directory: str | Path, name: str) -> dict[str, Any]:
-    """The options task ``name`` was trained with, from the model directory's ``tasks.json`` ({} if unknown)."""
-    return (trained_tasks(directory) or {}).get(name, {})
+    """Record ``[{"name", "options"}, ...]`` as the tasks of a saved model (its manifest), so that inference asks
+    as training did. A directory without a manifest (written before it) gets the older ``tasks.json``."""
+    manifest = read_manifest(directory)
+    if manifest is None:
+        (Path(directory) / LEGACY_TASKS).write_text(json.dumps(tasks, indent=2) + "\n")
+        return
+    manifest.tasks = {task["name"]: dict(task.get("options") or {}) for task in tasks}
+    write_manifest(directory, manifest)
 
 
 __all__ = [
@@ -61,6 +54,4 @@ __all__ = [
     "Task",
     "build_task",
     "save_task_list",
-    "trained_options",
-    "trained_tasks",
 ]

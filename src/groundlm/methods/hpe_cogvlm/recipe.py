@@ -26,12 +26,7 @@ from typing import Any
 import torch
 
 from groundlm import data
-from groundlm.adapters.lora import LoraSpec
-from groundlm.adapters.merge import merge_models
-from groundlm.backends.architectures import is_hf_dir
 from groundlm.backends.base import BackendOptions
-from groundlm.backends.hf import HFBackend
-from groundlm.backends.merge import merge_hf_models
 from groundlm.bench.run import (
     BenchConfig,
     apply_preset,
@@ -44,8 +39,10 @@ from groundlm.bench.run import (
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
-from groundlm.inference import Collator, ImageCache, LocalGenerator, TextGenerator, answer, load_model
+from groundlm.inference import ImageCache, TextGenerator, answer, load_model, model_manifest
+from groundlm.inference.merge import merge_saved_models
 from groundlm.models.config import LanguageConfig, VLMConfig
+from groundlm.models.lora import LoraSpec
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
@@ -162,7 +159,7 @@ def row_collector(rows: list[dict[str, Any]], log: Callable[[str], None]) -> Rep
 
 
 def uses_transformers_base(cfg: HpeCogvlmConfig) -> bool:
-    return bool(cfg.base_model) and is_hf_dir(cfg.base_model)
+    return bool(cfg.base_model) and model_manifest(cfg.base_model).kind == "hf"
 
 
 def prepared(cfg: HpeCogvlmConfig, progress: bool = True) -> HpeCogvlmConfig:
@@ -242,17 +239,11 @@ def _train_config(
 
 
 def _generators(directory: Path, device: str, images: ImageCache) -> tuple[TextGenerator, TextGenerator, str]:
-    """The model in ``directory`` as pose and refer answerers (groundlm's: 40 and 24 new tokens; a transformers
-    VLM's: 64 for both, its own syntax may be longer), and the box format its refer answers are written in."""
-    if is_hf_dir(directory):
-        backend = HFBackend.load(directory, device=device)
-        generator = backend.generator(64)
-        generator.images = images
-        return generator, generator, backend.box_format
+    """The model in ``directory`` as pose and refer answerers (40 and 24 new tokens, or the length its own answer
+    syntax needs), and the box format its refer answers are written in."""
     model = load_model(directory, device=device)
-    collator = Collator.for_model(model)
-    pose = LocalGenerator(model, collator, images, max_new_tokens=40, progress=True)
-    return pose, replace(pose, max_new_tokens=24), "cogvlm"
+    pose = model.generator(40, images=images, progress=True)
+    return pose, model.generator(24, images=images, progress=True), model.box_format
 
 
 def evaluate_vlm(directory: Path, cfg: HpeCogvlmConfig, d: HpeData, images: ImageCache) -> tuple[dict[str, Any], list]:
@@ -339,7 +330,7 @@ def run_hpe_cogvlm(
     for name, kwargs in merges:
         out_dir = models / f"merge-{kwargs['method']}-{kwargs.get('tau', '')}".rstrip("-")
         log(f"merging: {name}")
-        merged = (merge_hf_models if hf else merge_models)(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
+        merged = merge_saved_models(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
         metrics, preds_of[name] = evaluate_vlm(out_dir, cfg, d, images)
         info = {"merged_ratio": cfg.merge_ratio, **{k: v for k, v in kwargs.items() if k != "method"}}
         if "taken" in merged:
