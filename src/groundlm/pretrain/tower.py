@@ -16,6 +16,7 @@ flips and photometric jitter.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,7 +42,7 @@ from groundlm.models.backbones import (
 from groundlm.models.config import VisionConfig
 from groundlm.pretrain.heads import LOSSES, MIN_HEAD_COVER, DenseHeads, dense_losses
 from groundlm.pretrain.targets import CLASSES, dense_targets, flip_targets, head_cover_maps
-from groundlm.train.config import SplitSpec, read_yaml, typed
+from groundlm.train.config import SplitSpec, load_typed
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import cosine_schedule
 
@@ -146,7 +147,7 @@ def preset(name: str, **overrides: Any) -> TowerPretrainConfig:
 
 def load_pretrain_config(path: str | Path, overrides: list[str] = ()) -> TowerPretrainConfig:
     """A tower pretraining config from YAML (fields of :class:`TowerPretrainConfig`), with ``--set`` overrides."""
-    return typed(TowerPretrainConfig, read_yaml(path, overrides), Path(path).name)
+    return load_typed(TowerPretrainConfig, path, overrides)
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def load_pretrain_config(path: str | Path, overrides: list[str] = ()) -> TowerPr
 def _tensors(samples: list[data.Sample], size: int, grid: int, progress: bool) -> tuple[torch.Tensor, dict]:
     """Images ``[N, 3, S, S]`` uint8 and targets (dict of ``[N, ...]`` float tensors) in memory."""
     images, targets = [], []
-    for s in tqdm(samples, desc="targets", unit="img", disable=not progress, leave=False):
+    for s in tqdm(samples, desc="tower targets", unit="img", disable=not progress, leave=False):
         images.append(torch.from_numpy(resized_rgb(s.load_image(), size)).permute(2, 0, 1))
         targets.append(dense_targets(s, size, grid).as_dict())
     stacked = {k: torch.from_numpy(np.stack([t[k] for t in targets])) for k in targets[0]}
@@ -264,7 +265,7 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name:
     log = MetricsLog(out / "metrics.csv", None)
     weights = {k: cfg.loss_weights.get(k, 0.0) for k in LOSSES}
     tower.train(), heads.train()
-    bar = tqdm(range(cfg.steps), desc="pretrain", unit="step", disable=not progress)
+    bar = tqdm(range(cfg.steps), desc=f"tower {out}", unit="step", disable=not progress)
     recent: dict[str, float] = {}
     for step in bar:
         idx = torch.randint(len(samples), (cfg.batch_size,), generator=gen)
@@ -331,6 +332,11 @@ def ensure_tower(directory: str | Path, preset_name: str = "quick", progress: bo
         if progress:
             print(f"{directory} was pretrained with another config than preset {preset_name!r}: pretraining again")
     elif progress:
-        print(f"pretraining the vision tower ({preset_name}) into {directory}", flush=True)
+        print(
+            f"building tower {directory} (preset {preset_name}: {cfg.steps:,} steps, first use only; later runs "
+            "reuse it)",
+            file=sys.stderr,
+            flush=True,
+        )
     pretrain_tower(cfg, progress=progress, preset_name=preset_name)
     return directory
