@@ -121,7 +121,7 @@ def test_readme_python_example_runs(tmp_path, tiny_split, monkeypatch):  # noqa:
     from groundlm.cli import main
 
     code = _readme_python()
-    assert "runs/try/final" in code and "runs/try/answer.png" in code and "docs/scenes/room.png" in code
+    assert "runs/try/final" in code and "runs/try/answer.png" in code and "docs/scenes/try.png" in code
     cfg = tiny_train_config(
         tmp_path / "train", tiny_split, tasks=[{"name": "refer", "weight": 1}], max_steps=2, save_every=2, eval_every=2
     )
@@ -137,5 +137,5 @@ def test_readme_python_example_runs(tmp_path, tiny_split, monkeypatch):  # noqa:
         # The example is the public API; a missing name is a broken README, never a reason to skip.
         pytest.fail(f"the README's Python example does not run against groundlm's API: {e}")
 
-    with Image.open(out) as drawn, Image.open(ROOT / "docs/scenes/room.png") as room:
+    with Image.open(out) as drawn, Image.open(ROOT / "docs/scenes/try.png") as room:
         assert drawn.size == room.size

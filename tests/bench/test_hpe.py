@@ -10,13 +10,14 @@ from ..models.conftest import tiny_config
 
 def test_hpe_bench_runs_every_row_and_writes_the_same_numbers(tmp_path, monkeypatch):
     import groundlm.bench.hpe as hpe
+    import groundlm.methods.hpe_cogvlm.recipe as recipe
 
     # Every model trains and is evaluated on the bench's device (an explicit --device cpu here).
     seen: list[tuple[str, str]] = []
-    real_train, real_load, real_cnn = hpe.train, hpe.load_model, hpe.train_crop_pose
-    monkeypatch.setattr(hpe, "train", lambda c, **kw: seen.append(("train", c.device)) or real_train(c, **kw))
+    real_train, real_load, real_cnn = recipe.train, recipe.load_model, hpe.train_crop_pose
+    monkeypatch.setattr(recipe, "train", lambda c, **kw: seen.append(("train", c.device)) or real_train(c, **kw))
     monkeypatch.setattr(
-        hpe, "load_model", lambda d, device=None: seen.append(("evaluate", device)) or real_load(d, device=device)
+        recipe, "load_model", lambda d, device=None: seen.append(("evaluate", device)) or real_load(d, device=device)
     )
 
     def cnn(*args, device, **kw):
@@ -127,3 +128,42 @@ def test_hpe_bench_on_a_pretrained_tower_rereads(tmp_path):
 def test_presets():
     assert preset("quick").ratios == (0.0, 0.25, 0.5)
     assert preset("demo", run_dir="x").run_dir == "x" and len(preset("demo").ratios) == 1
+
+
+def test_the_hpe_cogvlm_recipe_runs_without_the_bench(tmp_path):
+    from groundlm.formats.numeric import NumericDecoding
+    from groundlm.methods.hpe_cogvlm.recipe import HpeCogvlmConfig, hpe_cogvlm
+    from groundlm.methods.hpe_cogvlm.recipe import format_hpe_table as recipe_table
+
+    cfg = HpeCogvlmConfig(
+        device="cpu",
+        run_dir=str(tmp_path / "run"),
+        data_dir=str(tmp_path / "data"),
+        n_train=8,
+        n_test=4,
+        size=32,
+        model=tiny_config(),
+        tower=None,
+        base_steps=2,
+        lora=LoraSpec(r=2, alpha=4, towers=("language", "vision")),
+        lora_steps=2,
+        ratios=(0.0,),
+        taus=(0.999,),
+        batch_size=4,
+        eval_items=3,
+        numeric=NumericDecoding(),
+    )
+    result = hpe_cogvlm(cfg, progress=False)
+    names = [r["row"] for r in result["rows"]]
+    assert names == [
+        "grounding base (no pose)",
+        "LoRA only, r=0",
+        "task arithmetic",
+        "TIES",
+        "DARE (linear)",
+        "layer selection, τ=0.999",
+    ]
+    stored = json.loads((tmp_path / "run" / "hpe-cogvlm.json").read_text())
+    assert [r["row"] for r in stored["rows"]] == names and "cnn" not in stored["config"]
+    assert (tmp_path / "run" / "models" / "lora-r0" / "final").is_dir()
+    assert recipe_table(result).startswith("HPE-CogVLM: train SpatialWorld headshot")

@@ -19,7 +19,6 @@ uses it and never saw the test domain. Columns: AbsRel, RMSE (m), log10, δ1, δ
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
@@ -30,15 +29,14 @@ import torch
 
 from groundlm.baselines.depth_cnn import DepthCNN, DepthCNNConfig, MeanDepthMap, TowerDepth
 from groundlm.bench.run import (
+    BenchConfig,
     apply_preset,
-    fresh_run,
-    progress_log,
     quick_language,
-    spatialworld_split,
+    start_run,
     tower_vision,
+    write_result,
 )
 from groundlm.data.sample import Sample
-from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference.depth import evaluate_depth
@@ -69,9 +67,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class DepthBenchConfig:
+class DepthBenchConfig(BenchConfig):
     run_dir: str = "runs/bench-depth"
-    data_dir: str = "runs/data"  # generated SpatialWorld splits are kept (and reused) here
     train: str | None = None  # zero-shot training data; None: SpatialWorld source_domains
     test: str | None = None  # test data; None: SpatialWorld test_domain
     pool: str | None = None  # k-shot images; None: the test domain (another seed), or ``train`` when that is given
@@ -99,8 +96,6 @@ class DepthBenchConfig:
     lr: float = 1e-3
     loss: str = "silog"
     cnn: DepthCNNConfig = field(default_factory=DepthCNNConfig)
-    seed: int = 0
-    device: str | None = None  # None: CUDA when present
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -133,10 +128,6 @@ def preset(name: str, **overrides: Any) -> DepthBenchConfig:
 
 
 # -------------------------------------------------------------------------------------------------------------
-
-
-def _spatialworld(cfg: DepthBenchConfig, domain: str, name: str, n: int, seed: int) -> SplitSpec:
-    return spatialworld_split(cfg.data_dir, domain, name, n, cfg.size, seed)
 
 
 def _samples(specs: list[SplitSpec], where: str, progress: bool) -> list[Sample]:
@@ -186,27 +177,25 @@ def run_depth_bench(cfg: DepthBenchConfig, progress: bool = True) -> dict[str, A
     """Run every row; returns ``{"config", "zero_shot", "k_shot", "seconds", ...}`` and writes it to
     ``run_dir/bench-depth.json``. Models go to ``run_dir/models/`` (started afresh)."""
     t0 = time.perf_counter()
-    device = str(resolve_device(cfg.device))
-    cfg = replace(cfg, device=device)
-    run = fresh_run(cfg.run_dir)
-    log = progress_log(progress)
+    cfg, run, log = start_run(cfg, progress)
+    device = cfg.device
     vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.model.vision, progress=progress)
     if cfg.train:
         source = [SplitSpec(cfg.train)]
     else:
-        source = [_spatialworld(cfg, d, "pretrain", cfg.n_source, 100) for d in cfg.source_domains]
-    test_spec = SplitSpec(cfg.test) if cfg.test else _spatialworld(cfg, cfg.test_domain, "test", cfg.n_test, 11)
+        source = [cfg.split(None, d, "pretrain", cfg.n_source, 100) for d in cfg.source_domains]
+    test_spec = cfg.split(cfg.test, cfg.test_domain, "test", cfg.n_test, 11)
     if cfg.pool:
         pool_spec = SplitSpec(cfg.pool)
     else:
-        pool_spec = source[0] if cfg.train else _spatialworld(cfg, cfg.test_domain, "pool", cfg.n_pool, 12)
+        pool_spec = source[0] if cfg.train else cfg.split(None, cfg.test_domain, "pool", cfg.n_pool, 12)
     source_samples = _samples(source, "zero-shot training data", progress)
     test = _samples([test_spec], "depth test data", progress)[: cfg.n_test]
     pool = _samples([pool_spec], "k-shot pool", progress)
 
     log("pretraining the LM on SpatialWorld text" if cfg.lm is None else f"taking the LM of {cfg.lm}")
     # SpatialWorld's text whatever the depth data (real depth datasets carry no captions or expressions).
-    text_data = _spatialworld(cfg, cfg.source_domains[0], "pretrain", cfg.n_source, 100)
+    text_data = cfg.split(None, cfg.source_domains[0], "pretrain", cfg.n_source, 100)
     lm_dir = _pretrained_lm(cfg, text_data, vision, run / "models" / "lm", progress)
     lm_tokenizer = str(lm_dir) if (lm_dir / "tokenizer.json").is_file() else None
     pretrained = replace(cfg.language, path=str(lm_dir))
@@ -293,7 +282,7 @@ def run_depth_bench(cfg: DepthBenchConfig, progress: bool = True) -> dict[str, A
         "seconds": round(time.perf_counter() - t0, 1),
         "run_dir": str(run),
     }
-    (run / "bench-depth.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_result(run, "bench-depth", result)
     return result
 
 

@@ -20,21 +20,19 @@ saw it. Every number comes from this run.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from groundlm.bench.run import (
+    BenchConfig,
     apply_preset,
-    fresh_run,
-    progress_log,
     quick_language,
-    spatialworld_split,
+    start_run,
     tower_vision,
     train_models,
+    write_result,
 )
-from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference import Collator, ImageCache
@@ -42,7 +40,7 @@ from groundlm.inference.points import prompt_head_outputs, regressed_boxes, span
 from groundlm.metrics import grounding_metrics
 from groundlm.models.config import HeadConfig, LanguageConfig, VisionConfig, VLMConfig
 from groundlm.tasks import NarrateTask, ReferTask, RegionCaptionTask
-from groundlm.train.config import SplitSpec, TaskSpec
+from groundlm.train.config import TaskSpec
 from groundlm.train.evaluate import evaluate_task
 from groundlm.train.stream import evaluation_examples
 
@@ -60,17 +58,13 @@ POINT, BOX = "point", "box"
 
 
 @dataclass
-class PixelBenchConfig:
+class PixelBenchConfig(BenchConfig):
     run_dir: str = "runs/bench-pixel"
-    data_dir: str = "runs/data"
     train: str | None = None  # None: SpatialWorld ``domain``
     test: str | None = None  # None: held-out SpatialWorld ``domain`` images
     domain: str = "portrait"
     n_train: int = 3000
     n_test: int = 100
-    size: int = 128
-    tower: str | None = "runs/towers/quick"
-    tower_preset: str = "quick"
     vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
     language: LanguageConfig = field(default_factory=lambda: quick_language(max_positions=512))
     steps: int = 1200
@@ -81,8 +75,6 @@ class PixelBenchConfig:
     narrate_tokens: int = 64
     # Narrate the first utterances only (None: whole narratives): on a CPU the longest targets set every step's cost.
     utterances: int | None = 2
-    seed: int = 0
-    device: str | None = None
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -106,10 +98,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, **overrides: Any) -> PixelBenchConfig:
     return apply_preset(PixelBenchConfig(), PRESETS, name, overrides)
-
-
-def _split(cfg: PixelBenchConfig, uri: str | None, name: str, n: int, seed: int) -> SplitSpec:
-    return SplitSpec(uri) if uri is not None else spatialworld_split(cfg.data_dir, cfg.domain, name, n, cfg.size, seed)
 
 
 def _variants(cfg: PixelBenchConfig, vision: VisionConfig) -> dict[str, tuple[VLMConfig, list[TaskSpec], dict]]:
@@ -153,13 +141,11 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
     """Train the three models and read every row; returns ``{"config", "rows", "seconds", ...}`` and writes it to
     ``run_dir/bench-pixel.json``. Models go to ``run_dir/models/`` (started afresh)."""
     t0 = time.perf_counter()
-    device = str(resolve_device(cfg.device))
-    cfg = replace(cfg, device=device)
-    run = fresh_run(cfg.run_dir)
-    log = progress_log(progress)
+    cfg, run, log = start_run(cfg, progress)
+    device = cfg.device
     vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.vision, progress=progress)
-    train_spec = _split(cfg, cfg.train, "pixel-train", cfg.n_train, 21)
-    test_spec = _split(cfg, cfg.test, "pixel-test", cfg.n_test, 22)
+    train_spec = cfg.split(cfg.train, cfg.domain, "pixel-train", cfg.n_train, 21)
+    test_spec = cfg.split(cfg.test, cfg.domain, "pixel-test", cfg.n_test, 22)
     test = test_spec.load(progress)
     images = ImageCache()
     models, seconds = train_models(
@@ -239,7 +225,7 @@ def run_pixel_bench(cfg: PixelBenchConfig, progress: bool = True) -> dict[str, A
         "seconds": round(time.perf_counter() - t0, 1),
         "run_dir": str(run),
     }
-    (run / "bench-pixel.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_result(run, "bench-pixel", result)
     return result
 
 

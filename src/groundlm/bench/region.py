@@ -23,7 +23,6 @@ tests (held-out images, rendered at ``size`` pixels, views cut from them); the t
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -31,16 +30,15 @@ from typing import Any
 import numpy as np
 
 from groundlm.bench.run import (
+    BenchConfig,
     apply_preset,
-    fresh_run,
-    progress_log,
     quick_language,
-    spatialworld_split,
+    start_run,
     tower_vision,
     train_models,
+    write_result,
 )
 from groundlm.data.dataset import SampleDataset
-from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference import Collator, ImageCache
@@ -52,23 +50,20 @@ from groundlm.models.config import LanguageConfig, ViewsConfig, VisionConfig, VL
 from groundlm.tasks import GroundedListTask, RegionCaptionTask
 from groundlm.tasks.base import Example
 from groundlm.tasks.region_caption import region_vocabulary
-from groundlm.train.config import SplitSpec, TaskSpec
+from groundlm.train.config import TaskSpec
 
 COLUMNS = ("METEOR", "CIDEr", "category_acc", "tag_map", "tag_f1", "densecap_map_gt", "densecap_map_pred")
 
 
 @dataclass
-class RegionBenchConfig:
+class RegionBenchConfig(BenchConfig):
     run_dir: str = "runs/bench-region"
-    data_dir: str = "runs/data"
     train: str | None = None  # None: SpatialWorld ``domain``; or a URI (``vg:…``)
     test: str | None = None  # None: held-out SpatialWorld ``domain`` images; or a URI (``refcoco:…``)
     domain: str = "portrait"
     n_train: int = 1200
     n_test: int = 40  # test images; every captioned region of each is described
     size: int = 192  # SpatialWorld image size: the resolution views are cut from
-    tower: str | None = "runs/towers/quick"
-    tower_preset: str = "quick"
     vision: VisionConfig = field(default_factory=VisionConfig)  # used when ``tower`` is None
     language: LanguageConfig = field(default_factory=lambda: quick_language(max_positions=256))
     views: int = 3
@@ -82,8 +77,6 @@ class RegionBenchConfig:
     detector_steps: int = 500
     caption_tokens: int = 20
     list_tokens: int = 160
-    seed: int = 0
-    device: str | None = None
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -106,10 +99,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, **overrides: Any) -> RegionBenchConfig:
     return apply_preset(RegionBenchConfig(), PRESETS, name, overrides)
-
-
-def _split(cfg: RegionBenchConfig, uri: str | None, name: str, n: int, seed: int) -> SplitSpec:
-    return SplitSpec(uri) if uri is not None else spatialworld_split(cfg.data_dir, cfg.domain, name, n, cfg.size, seed)
 
 
 def _models(
@@ -186,13 +175,11 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
     """Train the models and read every row; returns ``{"config", "rows", "seconds", ...}`` and writes it to
     ``run_dir/bench-region.json``. Models go to ``run_dir/models/`` (started afresh)."""
     t0 = time.perf_counter()
-    device = str(resolve_device(cfg.device))
-    cfg = replace(cfg, device=device)
-    run = fresh_run(cfg.run_dir)
-    log = progress_log(progress)
+    cfg, run, log = start_run(cfg, progress)
+    device = cfg.device
     vision = tower_vision(cfg.tower, cfg.tower_preset, cfg.vision, progress=progress)
-    train_spec = _split(cfg, cfg.train, "region-train", cfg.n_train, 31)
-    test_spec = _split(cfg, cfg.test, "region-test", cfg.n_test, 32)
+    train_spec = cfg.split(cfg.train, cfg.domain, "region-train", cfg.n_train, 31)
+    test_spec = cfg.split(cfg.test, cfg.domain, "region-test", cfg.n_test, 32)
     tags, categories = region_vocabulary(train_spec.load(progress))
     test = test_spec.load(progress)
     models, seconds = train_models(
@@ -278,7 +265,7 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
         "seconds": round(time.perf_counter() - t0, 1),
         "run_dir": str(run),
     }
-    (run / "bench-region.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_result(run, "bench-region", result)
     return result
 
 

@@ -1,15 +1,18 @@
-"""What every training bench does first: its preset, its SpatialWorld splits, a run directory whose ``models/``
-starts empty, a progress log, the pretrained vision tower (built when missing), and the quick language model the CPU
-presets share."""
+"""What every training bench and recipe shares: one configuration shape (:class:`BenchConfig`: where it writes, its
+data, the tower, seed and device), its preset, its SpatialWorld splits, a run directory whose ``models/`` starts
+empty, a progress log, the pretrained vision tower (built when missing), the quick language model the CPU presets
+share, and the JSON written at the end."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.inference.loader import load_vlm
 from groundlm.models.backbones import resolve_vision
@@ -20,6 +23,52 @@ from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
 
 Config = TypeVar("Config")
+
+
+@dataclass
+class BenchConfig:
+    """The fields every bench and recipe configures alike; each one's config extends it (and may change defaults).
+
+    ``run_dir``: where its models and JSON go; ``data_dir``: where generated SpatialWorld splits are kept (and
+    reused); ``train``/``test``: dataset URIs, ``None`` for its own SpatialWorld splits of ``size`` pixels;
+    ``tower``: the pretrained vision tower, built with ``tower_preset`` when the folder does not exist (``None``:
+    the model's own tower, trained from scratch); ``seed``: the models' seed; ``device``: where every model trains
+    and is evaluated, ``None`` for CUDA when present.
+    """
+
+    run_dir: str = "runs/bench"
+    data_dir: str = "runs/data"
+    train: str | None = None
+    test: str | None = None
+    size: int = 128
+    tower: str | None = "runs/towers/quick"
+    tower_preset: str = "quick"
+    seed: int = 0
+    device: str | None = None
+
+    def split(self, uri: str | None, domain: str, name: str, n: int, seed: int) -> SplitSpec:
+        """``uri`` when given, else this config's SpatialWorld split (:func:`spatialworld_split`)."""
+        if uri is not None:
+            return SplitSpec(uri)
+        return spatialworld_split(self.data_dir, domain, name, n, self.size, seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+BenchConfigT = TypeVar("BenchConfigT", bound=BenchConfig)
+
+
+def start_run(cfg: BenchConfigT, progress: bool, *clear: str) -> tuple[BenchConfigT, Path, Callable[[str], None]]:
+    """A bench's or recipe's opening: its config with the device resolved (``"cuda"`` or ``"cpu"``), its run
+    directory (:func:`fresh_run`, clearing ``clear`` too), and its progress log."""
+    cfg = replace(cfg, device=str(resolve_device(cfg.device)))
+    return cfg, fresh_run(cfg.run_dir, *clear), progress_log(progress)
+
+
+def write_result(run: Path, name: str, result: dict[str, Any]) -> None:
+    """``result`` as ``run/<name>.json`` (what the bench or recipe ran, its rows, its timings)."""
+    (run / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
 
 
 def apply_preset(default: Config, presets: dict[str, dict[str, Any]], name: str, overrides: dict[str, Any]) -> Config:

@@ -8,11 +8,12 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from groundlm import formats
+from groundlm.cli.arguments import Arg
 from groundlm.errors import UserError
-from groundlm.evaluation import Options, evaluate, format_table
+from groundlm.evaluation import TASKS, Options, evaluate, format_table
 
 
 def jsonable(value: Any) -> Any:
@@ -44,7 +45,102 @@ def run_device(name: str | None) -> str | None:
     return name
 
 
+Device = Annotated[str | None, Arg(convert=run_device)]
+"""A ``--device`` option: cpu or cuda, default CUDA where there is one (:func:`run_device`)."""
+JsonFile = Annotated[str | None, Arg(flag="--json", metavar="FILE")]
+"""A ``--json FILE`` option: where to write a result as JSON."""
+AsJson = Annotated[bool, Arg(flag="--json")]
+"""A ``--json`` flag: print JSON instead of a table."""
+Overrides = Annotated[Sequence[str], Arg(flag="--set", repeat=True, metavar="KEY=VALUE")]
+"""``--set key.sub=value``, repeatable: config values replaced (parsed as YAML)."""
+FormatName = Annotated[str | None, Arg(flag="--format", choices=formats.names)]
+Numeric = Literal["greedy", "mean", "median"]
+
+
 def eval_command(
+    task: Annotated[str, Arg(choices=TASKS)],
+    *,
+    gt: str | None = None,
+    pred: Annotated[Sequence[str], Arg(repeat=True)] = (),
+    checkpoint: str | None = None,
+    data: str | None = None,
+    limit: int = 500,
+    constrain: bool = False,
+    format_names: Annotated[Sequence[str], Arg(flag="--format", repeat=True, choices=formats.names)] = (),
+    as_json: AsJson = False,
+    policy: Annotated[str, Arg(choices=formats.MULTI_BOX_POLICIES)] = "first",
+    threshold: float = 0.5,
+    strict: bool = False,
+    numeric: Numeric | None = None,
+    no_pose_filter: bool = False,
+    min_depth: float = 1e-3,
+    max_depth: float = 10.0,
+    eigen_crop: bool = False,
+    align: Literal["none", "median", "lstsq", "lstsq_disparity"] = "none",
+    samples: int = 16,
+    device: str | None = None,
+) -> str:
+    """score prediction files against ground truth
+
+    Args:
+        task: what the files or the model answer
+        gt: ground-truth JSON Lines file
+        pred: prediction JSON Lines file (repeatable)
+        checkpoint: evaluate a model directory (groundlm's or a transformers VLM's), not prediction files
+        data: with --checkpoint: the dataset URI to evaluate on
+        limit: with --checkpoint: items to evaluate
+        constrain: with --checkpoint: format-constrained decoding
+        format_names: format of 'text' predictions: once, or once per --pred
+        as_json: print metrics as JSON
+        policy: refer: what to do with several boxes where one is expected
+        threshold: refer: IoU threshold of the accuracy
+        strict: refer: count IoU > threshold instead of >=
+        numeric: refer, pose: combine the numbers of sampled answers ('texts' in --pred files; with --checkpoint,
+          sample --samples answers) by their mean or median; with --checkpoint 'greedy' decodes once
+        no_pose_filter: pose: keep samples with |angle| > 99 degrees
+        min_depth: depth: lower cap in metres
+        max_depth: depth: upper cap in metres
+        eigen_crop: depth: evaluate inside the Eigen crop only
+        align: depth: align predictions to ground truth first
+        samples: with --checkpoint and --numeric mean|median: answers
+        device: with --checkpoint: cpu or cuda (default: cuda if available)
+    """
+    if checkpoint:
+        if not data:
+            raise UserError("--checkpoint needs --data URI")
+        if task == "depth":
+            return eval_depth_checkpoint_command(
+                checkpoint, data, limit, align, eigen_crop, as_json, run_device(device)
+            )
+        return eval_checkpoint_command(
+            task,
+            checkpoint,
+            data,
+            limit,
+            format_names[0] if format_names else None,
+            constrain,
+            as_json,
+            numeric or "greedy",
+            samples,
+            run_device(device),
+        )
+    if not gt or not pred:
+        raise UserError("eval needs --gt and --pred (or --checkpoint and --data)")
+    options = Options(
+        policy=policy,
+        threshold=threshold,
+        inclusive=not strict,
+        pose_filter=None if no_pose_filter else 99.0,
+        min_depth=min_depth,
+        max_depth=max_depth,
+        eigen_crop=eigen_crop,
+        align=align,
+        numeric="mean" if numeric in (None, "greedy") else numeric,
+    )
+    return eval_predictions_command(task, gt, pred, format_names, as_json, options)
+
+
+def eval_predictions_command(
     task: str,
     gt: str,
     preds: Sequence[str],
@@ -78,26 +174,62 @@ def eval_command(
     return table + ("\n" + "\n".join(notes) if notes else "")
 
 
-def formats_parse_command(name: str, text: str, width: float, height: float) -> str:
-    """Parse ``text`` in format ``name`` for an image of ``width x height`` pixels; the result as JSON."""
+def formats_parse_command(
+    name: Annotated[str, Arg(choices=formats.names)],
+    text: str,
+    *,
+    size: Annotated[tuple[float, float], Arg(metavar=("W", "H"))],
+) -> str:
+    """parse model output text and print the result as JSON
+
+    Args:
+        name: the format the text is in
+        text: the model's answer
+        size: image size in pixels
+    """
+    width, height = size
     return json.dumps(formats.get(name).parse(text, width, height).to_dict())
 
 
 def formats_list_command() -> str:
+    """list the formats"""
     return "\n".join(f"{n:10s} {formats.get(n).description}" for n in formats.names())
 
 
 def data_make_command(
-    out: str, n: int, seed: int, domain: str, size: int, workers: int | None, scene_type: str | None = None
+    *,
+    out: str,
+    n: int,
+    seed: int = 0,
+    domain: str = "classic",
+    size: int = 224,
+    workers: int | None = None,
+    scene_type: str | None = None,
 ) -> str:
-    """Generate a SpatialWorld split into ``out``."""
+    """generate a SpatialWorld split
+
+    Args:
+        out: output folder
+        n: number of samples
+        seed: the split's random seed
+        domain: style preset: classic, vivid, dusk, portrait, sparse, headshot or headshot-dusk
+        size: image side in pixels
+        workers: generating processes (default: one per core)
+        scene_type: room, corridor, courtyard, studio or warehouse (default: mixed)
+    """
     from groundlm.data.synth.writer import write_split
 
     path = write_split(out, n, seed=seed, domain=domain, size=size, workers=workers, scene_type=scene_type)
     return f"wrote {n} samples to {path}"
 
 
-def data_info_command(uri: str, as_json: bool = False) -> str:
+def data_info_command(uri: str, *, as_json: AsJson = False) -> str:
+    """counts and label statistics of a dataset
+
+    Args:
+        uri: dataset URI or SpatialWorld folder
+        as_json: print the statistics as JSON
+    """
     from groundlm import data
     from groundlm.data.info import dataset_info, format_info
 
@@ -105,7 +237,14 @@ def data_info_command(uri: str, as_json: bool = False) -> str:
     return json.dumps(info) if as_json else format_info(info)
 
 
-def data_show_command(uri: str, index: int, out: str) -> str:
+def data_show_command(uri: str, *, index: int = 0, out: str) -> str:
+    """draw one sample with its labels
+
+    Args:
+        uri: dataset URI or SpatialWorld folder
+        index: which sample
+        out: PNG file to write
+    """
     from groundlm import data
     from groundlm.data.show import render_sample
 
@@ -116,8 +255,16 @@ def data_show_command(uri: str, index: int, out: str) -> str:
     return f"wrote {out}"
 
 
-def train_command(config: str, overrides: Sequence[str], resume: bool) -> str:
-    """Train a grounded VLM, or an LLM-MDE depth model for a config with ``method: depth``."""
+def train_command(config: str, *, overrides: Overrides = (), resume: bool = False) -> str:
+    """train a model from a YAML config
+
+    A grounded VLM, or an LLM-MDE depth model for a config with ``method: depth``.
+
+    Args:
+        config: a YAML config, e.g. configs/try.yaml
+        overrides: override a config value
+        resume: continue from the run directory's newest checkpoint
+    """
     from groundlm.train.config import load_config, read_yaml
     from groundlm.train.loop import train
 
@@ -129,7 +276,15 @@ def train_command(config: str, overrides: Sequence[str], resume: bool) -> str:
     return json.dumps(summary, indent=2) if summary else ""
 
 
-def pretrain_command(config: str, overrides: Sequence[str], out: str | None, resume: bool = False) -> str:
+def pretrain_command(config: str, *, overrides: Overrides = (), out: str | None = None, resume: bool = False) -> str:
+    """pretrain a vision tower on SpatialWorld's dense labels
+
+    Args:
+        config: a YAML config, e.g. configs/tower-quick.yaml
+        overrides: override a config value
+        out: the tower directory to write (default: the config's 'out')
+        resume: continue from the tower directory's newest checkpoint
+    """
     from groundlm.pretrain.tower import load_pretrain_config, pretrain_tower
 
     cfg = load_pretrain_config(config, list(overrides))
@@ -140,19 +295,36 @@ def pretrain_command(config: str, overrides: Sequence[str], out: str | None, res
 
 
 def predict_command(
+    *,
     checkpoint: str,
     image: str,
-    task: str,
-    query: str | None,
-    box: Sequence[float] | None,
-    format_name: str | None,
-    constrain: bool,
-    out: str | None,
-    numeric: str = "greedy",
+    task: Literal["refer", "region_caption", "describe", "pose", "narrate", "depth"] = "refer",
+    query: str | None = None,
+    box: Annotated[tuple[float, float, float, float] | None, Arg(metavar=("X0", "Y0", "X1", "Y1"))] = None,
+    format_name: FormatName = None,
+    constrain: bool = False,
+    out: str | None = None,
+    numeric: Numeric = "greedy",
     samples: int = 16,
     reread: bool | None = None,
-    device: str | None = None,
+    device: Device = None,
 ) -> str:
+    """answer one query about one image
+
+    Args:
+        checkpoint: a model directory (e.g. RUN/final)
+        image: the picture to ask about
+        task: describe: region_caption (a caption of --box); narrate: a narration with each word at its point
+        query: refer: the referring expression; pose: the person
+        box: region_caption: pixels
+        format_name: box format the model writes (default: as it was trained, a transformers VLM's own, else cogvlm)
+        constrain: format-constrained decoding
+        out: write an overlay PNG (depth: the 16-bit depth PNG, default IMAGE-depth.png)
+        numeric: refer, pose: decode numbers greedily, or as the mean/median of --samples sampled answers
+        samples: sampled answers for --numeric mean|median
+        reread: pose: the model re-reads its head box before the angles (default: as the model was trained)
+        device: cpu or cuda (default: cuda if available)
+    """
     from groundlm.formats.numeric import NumericDecoding
     from groundlm.inference import draw_overlay, load_model
 
@@ -257,7 +429,8 @@ def eval_checkpoint_command(
     model.check_task(names[task])
     task_obj = model.task(names[task], format=format_name)  # as the model was trained on it
     constrained = task_obj.answer_format if constrain and task == "refer" else None
-    generator = model.generator(40 if task == "pose" else 24)
+    print(f"evaluating {checkpoint} on {task}: at most {limit} items of {uri}", file=sys.stderr, flush=True)
+    generator = model.generator(40 if task == "pose" else 24, progress=True)
     metrics = evaluate_answers(
         generator, task_obj, data.load(uri), limit, constrained, NumericDecoding(numeric, samples)
     )
@@ -267,16 +440,30 @@ def eval_checkpoint_command(
 
 
 def merge_command(
+    *,
     base: str,
     tuned: Sequence[str],
     out: str,
-    method: str,
-    weights: Sequence[float] | None,
-    density: float,
-    tau: float,
-    granularity: str,
-    seed: int,
+    method: Literal["task_arithmetic", "ties", "dare_linear", "dare_ties", "layer_select"] = "task_arithmetic",
+    weights: Sequence[float] | None = None,
+    density: float = 0.5,
+    tau: float = 0.999,
+    granularity: Literal["module", "block"] = "module",
+    seed: int = 0,
 ) -> str:
+    """merge fine-tuned models (or LoRA adapters) with their base
+
+    Args:
+        base: the base model directory (groundlm's, or a transformers VLM's)
+        tuned: fine-tuned model or adapter directories
+        out: the merged model directory to write
+        method: how the fine-tunes' differences combine
+        weights: lambda per fine-tune (default 1)
+        density: kept share for TIES and DARE
+        tau: layer selection: cosine threshold
+        granularity: layer selection: compare whole blocks or single modules
+        seed: DARE's random drop
+    """
     from groundlm.inference.merge import merge_saved_models
 
     for d in (base, *tuned):
@@ -294,15 +481,28 @@ def merge_command(
 
 
 def serve_command(
+    *,
     checkpoint: str,
-    host: str,
-    port: int,
-    device: str | None,
-    max_batch: int,
-    wait_ms: float,
-    max_upload_mb: float,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: Device = None,
+    max_batch: int = 8,
+    wait_ms: float = 10.0,
+    max_upload_mb: float = 8.0,
 ) -> str:
-    """``groundlm serve``: the model in ``checkpoint`` behind the HTTP API and web page until interrupted."""
+    """an HTTP API and a web page in front of a model
+
+    The model in ``checkpoint`` answers until interrupted.
+
+    Args:
+        checkpoint: a model directory (e.g. RUN/final)
+        host: the address to listen on
+        port: the port to listen on
+        device: cpu or cuda (default: cuda if available)
+        max_batch: largest batch of concurrent requests
+        wait_ms: how long a request waits for company
+        max_upload_mb: largest accepted image file
+    """
     from groundlm.serve import serve
 
     return serve(checkpoint, host, port, device, max_batch, wait_ms, max_upload_mb)

@@ -16,6 +16,7 @@ photometric jitter.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -43,7 +44,7 @@ from groundlm.models.config import VisionConfig
 from groundlm.pretrain.heads import LOSSES, MIN_HEAD_COVER, DenseHeads, dense_losses
 from groundlm.pretrain.targets import CLASSES, dense_targets, flip_targets, head_cover_maps
 from groundlm.train.checkpoint import checkpoint_to_resume
-from groundlm.train.config import SplitSpec, read_yaml, typed
+from groundlm.train.config import SplitSpec, load_typed
 from groundlm.train.engine import Engine, Trainable
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import build_optimizer, cosine_schedule
@@ -150,7 +151,7 @@ def preset(name: str, **overrides: Any) -> TowerPretrainConfig:
 
 def load_pretrain_config(path: str | Path, overrides: list[str] = ()) -> TowerPretrainConfig:
     """A tower pretraining config from YAML (fields of :class:`TowerPretrainConfig`), with ``--set`` overrides."""
-    return typed(TowerPretrainConfig, read_yaml(path, overrides), Path(path).name)
+    return load_typed(TowerPretrainConfig, path, overrides)
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ def load_pretrain_config(path: str | Path, overrides: list[str] = ()) -> TowerPr
 def _tensors(samples: list[data.Sample], size: int, grid: int, progress: bool) -> tuple[torch.Tensor, dict]:
     """Images ``[N, 3, S, S]`` uint8 and targets (dict of ``[N, ...]`` float tensors) in memory."""
     images, targets = [], []
-    for s in tqdm(samples, desc="targets", unit="img", disable=not progress, leave=False):
+    for s in tqdm(samples, desc="tower targets", unit="img", disable=not progress, leave=False):
         images.append(torch.from_numpy(resized_rgb(s.load_image(), size)).permute(2, 0, 1))
         targets.append(dense_targets(s, size, grid).as_dict())
     stacked = {k: torch.from_numpy(np.stack([t[k] for t in targets])) for k in targets[0]}
@@ -334,7 +335,7 @@ def pretrain_tower(
     tower.train(), heads.train()
     engine = Engine(
         optimizer, scheduler, cfg.steps, grad_clip=1.0, run_dir=out, save_every=cfg.save_every, log=log,
-        progress=progress, desc="pretrain",
+        progress=progress, desc=f"tower {out}",
     )  # fmt: skip
     outcome = engine.run(steps, ckpt, stop_after)
     log.close()
@@ -383,6 +384,11 @@ def ensure_tower(directory: str | Path, preset_name: str = "quick", progress: bo
         if progress:
             print(f"{directory} was pretrained with another config than preset {preset_name!r}: pretraining again")
     elif progress:
-        print(f"pretraining the vision tower ({preset_name}) into {directory}", flush=True)
+        print(
+            f"building tower {directory} (preset {preset_name}: {cfg.steps:,} steps, first use only; later runs "
+            "reuse it)",
+            file=sys.stderr,
+            flush=True,
+        )
     pretrain_tower(cfg, progress=progress, preset_name=preset_name)
     return directory

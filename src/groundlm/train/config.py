@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+import sys
+from collections.abc import Sequence
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -15,6 +17,8 @@ from groundlm.errors import UserError
 from groundlm.formats.numeric import NumericDecoding
 from groundlm.models.config import VisionConfig, VLMConfig
 from groundlm.models.lora import LoraSpec
+
+C = TypeVar("C")
 
 
 @dataclass
@@ -41,21 +45,27 @@ class SplitSpec:
         return not is_current_split(self.path, self.generate.get("domain", "classic"))
 
     def load(self, progress: bool = False):
-        """The split as a dataset, generated first if it is missing (``progress`` says so on stdout)."""
+        """The split as a dataset, generated first if it is missing (``progress`` says so, with a progress bar)."""
         from groundlm import data
 
-        if self.missing:
-            if progress:
-                print(f"generating {self.uri}", flush=True)
-            self.make()
+        self.make(progress)
         return data.load(self.uri)
 
-    def make(self) -> None:
-        """Generate the split (``groundlm data make`` with the ``generate`` arguments) if it is missing."""
+    def make(self, progress: bool = True) -> None:
+        """Generate the split (``groundlm data make`` with the ``generate`` arguments) if it is missing; with
+        ``progress``, a line first says what is being built, and a progress bar named after the folder follows."""
         if self.missing:
             from groundlm.data.synth.writer import write_split
 
-            write_split(self.path, **self.generate)
+            if progress:
+                g = self.generate
+                print(
+                    f"generating SpatialWorld split {self.path} ({g['n']:,} {g.get('domain', 'classic')} images of "
+                    f"{g.get('size', 224)} px, first use only)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            write_split(self.path, **self.generate, progress=progress)
 
 
 @dataclass
@@ -145,16 +155,14 @@ def typed(cls, data: Any, where: str):
                 value = _split(value, f"{where}.{name}")
         elif name == "tasks":
             value = [typed(TaskSpec, t if isinstance(t, dict) else {"name": t}, f"{where}.tasks") for t in value]
-        elif name == "model":
+        elif name in ("model", "vision"):
+            # A model component's own config (VLMConfig, DepthLMConfig, VisionConfig: the field default's type)
+            # reads its nested dataclasses itself.
+            component = _component_type(known[name], VLMConfig if name == "model" else VisionConfig)
             try:
-                value = VLMConfig.from_dict(value or {})
+                value = component.from_dict(value or {})
             except (ValueError, TypeError) as e:
-                raise UserError(f"{where}.model: {e}") from None
-        elif name == "vision":
-            try:
-                value = VisionConfig.from_dict(value or {})
-            except (ValueError, TypeError) as e:
-                raise UserError(f"{where}.vision: {e}") from None
+                raise UserError(f"{where}.{name}: {e}") from None
         elif name == "numeric":
             value = typed(NumericDecoding, value if isinstance(value, dict) else {"mode": value}, f"{where}.numeric")
         elif name == "loss_weights":
@@ -174,6 +182,15 @@ def typed(cls, data: Any, where: str):
         return cls(**out)
     except (TypeError, ValueError) as e:
         raise UserError(f"{where}: {e}") from None
+
+
+def _component_type(f: Field, fallback: type) -> type:
+    """The config class of a component field: the type of its default (a ``from_dict`` class), else ``fallback``."""
+    if f.default_factory is not MISSING:
+        kind = type(f.default_factory())
+        if hasattr(kind, "from_dict"):
+            return kind
+    return fallback
 
 
 def _number(value: Any, annotation: str, where: str) -> Any:
@@ -223,10 +240,15 @@ def read_yaml(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     return tree
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
+def load_typed(cls: type[C], path: str | Path, overrides: Sequence[str] = (), required: Sequence[str] = ()) -> C:
+    """The one config loader: the YAML file ``path`` with ``key.sub=value`` overrides (values parsed as YAML), as the
+    dataclass ``cls`` (:func:`typed`); a missing ``required`` field or a wrong one is a :class:`UserError`."""
+    tree = read_yaml(path, list(overrides))
+    if any(name not in tree for name in required):
+        raise UserError(f"{path}: a config needs at least {' and '.join(repr(n) for n in required)}")
+    return typed(cls, tree, Path(path).name)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a training config (YAML) and apply ``key.sub=value`` overrides (values parsed as YAML)."""
-    tree = read_yaml(path, overrides)
-    path = Path(path)
-    if "run_dir" not in tree or "train" not in tree:
-        raise UserError(f"{path}: a config needs at least 'run_dir' and 'train'")
-    return typed(TrainConfig, tree, path.name)
+    return load_typed(TrainConfig, path, overrides, required=("run_dir", "train"))

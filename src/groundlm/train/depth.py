@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from groundlm.models.depth_losses import silog_loss, ssi_loss
 from groundlm.pretrain.tower import ensure_tower
 from groundlm.tasks.depth import DepthBatcher
 from groundlm.train.checkpoint import checkpoint_to_resume
-from groundlm.train.config import SplitSpec, read_yaml, typed
+from groundlm.train.config import SplitSpec, load_typed
 from groundlm.train.engine import Engine, Outcome, Trainable
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import build_optimizer, cosine_schedule
@@ -74,15 +74,7 @@ class DepthTrainConfig:
 
 def load_depth_config(path: str | Path, overrides: Sequence[str] = ()) -> DepthTrainConfig:
     """A depth training config (YAML, ``method: depth``) with ``key.sub=value`` overrides."""
-    tree = read_yaml(path, list(overrides))
-    if "run_dir" not in tree or "train" not in tree:
-        raise UserError(f"{path}: a config needs at least 'run_dir' and 'train'")
-    model = tree.pop("model", None) or {}
-    try:
-        model_cfg = DepthLMConfig.from_dict(model)
-    except (TypeError, ValueError) as e:
-        raise UserError(f"{Path(path).name}.model: {e}") from None
-    return replace(typed(DepthTrainConfig, tree, Path(path).name), model=model_cfg)
+    return load_typed(DepthTrainConfig, path, overrides, required=("run_dir", "train"))
 
 
 def depth_loss(name: str, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

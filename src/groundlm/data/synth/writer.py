@@ -93,7 +93,7 @@ def write_split(
         try:
             results = pool.imap(encode_sample, jobs, chunksize=4) if pool else map(encode_sample, jobs)
             for sid, record, rgb, depth, mask in tqdm(
-                results, total=n, desc="spatialworld", unit="img", disable=not progress
+                results, total=n, desc=f"spatialworld {out.name}", unit="img", disable=not progress
             ):
                 (out / "images" / f"{sid}.png").write_bytes(rgb)
                 (out / "depth" / f"{sid}.png").write_bytes(depth)
