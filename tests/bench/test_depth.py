@@ -14,8 +14,8 @@ from groundlm.bench.depth import (
     k_shot,
 )
 from groundlm.data.sample import Sample
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLMConfig
 from groundlm.models.config import LanguageConfig, VisionConfig
-from groundlm.models.depth_lm import DepthLMConfig
 
 
 def tiny_bench(tmp_path, **kw) -> DepthBenchConfig:

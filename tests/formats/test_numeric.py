@@ -8,9 +8,9 @@ from transformers import LogitsProcessor
 
 from groundlm.data.sample import Head, Sample
 from groundlm.formats.numeric import NumericDecoding, combine
+from groundlm.methods.hpe_cogvlm.task_pose import PosePrediction
 from groundlm.tasks import PoseTask, ReferTask
 from groundlm.tasks.base import Example
-from groundlm.tasks.pose import PosePrediction
 from groundlm.train.collate import Collator
 from groundlm.train.evaluate import predict_examples
 from groundlm.train.stream import ImageCache

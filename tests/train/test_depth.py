@@ -9,9 +9,9 @@ from PIL import Image
 from groundlm import data
 from groundlm.cli import main
 from groundlm.errors import UserError
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.config import LanguageConfig, VisionConfig
-from groundlm.models.depth_lm import DepthLM, DepthLMConfig
-from groundlm.tasks.depth import DepthBatcher
 from groundlm.train.config import SplitSpec
 from groundlm.train.depth import DepthTrainConfig, depth_loss, evaluate_depth, predict_depth, train_depth
 

@@ -50,9 +50,10 @@ from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
 from groundlm.inference import Collator, ImageCache, LocalGenerator, TextGenerator, answer, load_model
+from groundlm.methods.hpe_cogvlm.task_pose import PoseTask
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.config import LanguageConfig, VLMConfig
-from groundlm.tasks import PoseTask, ReferTask
+from groundlm.tasks import ReferTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
 from groundlm.train.stream import evaluation_examples

@@ -166,12 +166,11 @@ def predict_command(
     from groundlm.backends import NativeBackend, load_backend
     from groundlm.formats.numeric import NumericDecoding
     from groundlm.inference import draw_overlay, predict
-    from groundlm.tasks import trained_options
+    from groundlm.tasks import task_name, trained_options
 
     if task == "depth":
         return predict_depth_command(checkpoint, image, out, device)
-    if task == "describe":
-        task = "region_caption"
+    task = task_name(task)  # an alias (describe) names its task
     if task == "refer" and not query:
         raise UserError("refer needs --query TEXT")
     if task == "region_caption" and box is None:
@@ -222,7 +221,7 @@ def predict_depth_command(checkpoint: str, image: str, out: str | None, device: 
     from groundlm.data.readers.spatialworld import depth_millimetres
     from groundlm.data.show import colorize_depth
     from groundlm.inference import load_depth_model
-    from groundlm.tasks.depth import DepthBatcher
+    from groundlm.methods.llm_mde.task_depth import DepthBatcher
     from groundlm.train.depth import predict_depth
 
     picture = _read_image(image)
@@ -243,7 +242,7 @@ def eval_depth_checkpoint_command(
     """An LLM-MDE model's depth metrics on the first ``limit`` samples of ``uri`` that have depth."""
     from groundlm import data
     from groundlm.inference import load_depth_model
-    from groundlm.tasks.depth import DepthBatcher
+    from groundlm.methods.llm_mde.task_depth import DepthBatcher
     from groundlm.train.depth import evaluate_depth, with_depth
 
     model = load_depth_model(checkpoint, device=device)
@@ -270,12 +269,12 @@ def eval_checkpoint_command(
     from groundlm import data
     from groundlm.backends import NativeBackend, load_backend
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.tasks import build_task, trained_options
+    from groundlm.tasks import build_task, task_name, trained_options
     from groundlm.train.evaluate import evaluate_answers, evaluate_task
 
-    names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
-    if task not in names:
+    if task not in ("refer", "pose", "caption"):
         raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
+    name = task_name(task)  # caption: region_caption
     backend = load_backend(checkpoint, device=device)
     fmt = box_format(checkpoint, backend, format_name)
     options = {}
@@ -285,8 +284,8 @@ def eval_checkpoint_command(
         options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
     if task == "caption":
         options = {"image": trained_options(checkpoint, "region_caption").get("image", True)}
-    task_obj = build_task(names[task], **backend.task_options(names[task], options))
-    max_new_tokens = 40 if task == "pose" else 24
+    task_obj = build_task(name, **backend.task_options(name, options))
+    max_new_tokens = task_obj.eval_max_new_tokens
     constrained = fmt if constrain and task == "refer" else None
     decoding = NumericDecoding(numeric, samples)
     if isinstance(backend, NativeBackend):

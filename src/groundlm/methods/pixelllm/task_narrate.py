@@ -16,7 +16,7 @@ import numpy as np
 
 from groundlm.data.sample import Sample, Utterance
 from groundlm.metrics import caption_metrics, trace_metrics
-from groundlm.tasks.base import Example, SpanTargets, Task, pick
+from groundlm.tasks.base import Example, SpanTargets, Task, pick, register_task
 from groundlm.tasks.prompts import NARRATE_PROMPTS
 
 
@@ -53,8 +53,10 @@ def narrative_text(
     return text + ".", spans, points, regions
 
 
+@register_task
 class NarrateTask(Task):
     name = "narrate"
+    max_new_tokens = 96
 
     def __init__(self, point_head: str | None = None, utterances: int | None = None) -> None:
         """``point_head``: the head (``model.heads``, kind ``point``, ``out_dim: 2``) trained on each word's point;

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
+from groundlm.methods.llm_mde.task_depth_prompt import depth_prompt
 from groundlm.models.config import LanguageConfig, VisionConfig
-from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.models.depth_losses import silog_loss
-from groundlm.tasks.depth_prompt import depth_prompt
 
 VISION = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
 

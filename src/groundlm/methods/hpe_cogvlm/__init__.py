@@ -1,0 +1,11 @@
+"""HPE-CogVLM: head pose grounding with a grounding VLM (docs/architecture.md, section 6.1): a person named by an
+expression, their head box and three Euler angles out, trained by LoRA with rehearsal of the grounding task and
+merged back into the grounding model by layer selection.
+
+* :mod:`.task_pose`: ``pose``, the head box then yaw, pitch and roll (with re-reading: the box first, then the
+  angles after the model sees that region again).
+"""
+
+PARTS = {
+    "tasks": ("task_pose",),
+}
