@@ -1,7 +1,7 @@
 """Training and measuring depth regressors: :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` and the
-baselines of :mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the cosine schedule, the metrics log, the depth
-metrics). A depth regressor is a module called as ``model(pixel_values, prompt_ids, prompt_mask)`` -> ``[B, h, w]``
-metres; one with a ``prompt_batch`` method reads prompts. Batch ``k`` is a pure function of ``(seed, k)``.
+baselines of :mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the cosine schedule, the metrics log, the
+depth metrics). A depth regressor is a module called as ``model(pixel_values, prompt_ids, prompt_mask)`` ->
+``[B, h, w]`` metres; one with a ``prompt_batch`` method reads prompts. Batch ``k`` is a pure function of ``(seed, k)``.
 
 ``groundlm train CONFIG`` runs :func:`train_depth` for a config with ``method: depth``.
 """

@@ -1,7 +1,8 @@
 """The depth task's batches for :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` (and the depth
 baselines): each picture resized to the tower's input and normalised, its prompt
 (:mod:`groundlm.methods.llm_mde.task_depth_prompt`, the scene type as the category), and for training its
-ground-truth depth resized (nearest) to the model's output map, with a mask of the pixels known to lie in ``(0, max_depth]`` metres."""
+ground-truth depth resized (nearest) to the model's output map, with a mask of the pixels known to lie in
+``(0, max_depth]`` metres."""
 
 from __future__ import annotations
 
