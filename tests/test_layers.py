@@ -15,8 +15,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first. A module belongs to the layer of the longest prefix that names it; a prefix with ``*`` is a pattern
 # (fnmatch). A method's folder (groundlm/methods/<method>/) spans layers, each file's prefix saying which: its
-# ``__init__`` only lists its parts (layer 0), ``modeling_*`` sits with the models, ``task_*`` with the tasks,
-# ``inference_*`` with inference and ``recipe*`` with training.
+# ``__init__`` only lists its parts (layer 0), ``metrics_*`` sits with the metrics, ``modeling_*`` with the models,
+# ``task_*`` with the tasks, ``inference_*`` with inference and ``recipe*`` with training.
 LAYERS: list[tuple[str, ...]] = [
     (
         "groundlm",
@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.models.state",
         "groundlm.methods",
     ),
-    ("groundlm.metrics", "groundlm.data"),
+    ("groundlm.metrics", "groundlm.data", "groundlm.methods.*.metrics_*"),
     # LoRA adapters are part of a model's config (VLMConfig.lora): models build them; merging sits above.
     ("groundlm.models", "groundlm.adapters.lora", "groundlm.methods.*.modeling_*"),
     # The backend interface and loading options (a train config's ``backend``) sit beside the tasks they serve.

@@ -45,8 +45,8 @@ from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference import Collator, ImageCache
 from groundlm.inference.generate import predict_examples
 from groundlm.methods.dynrefer.inference_regions import caption_likelihood, region_tag_scores
+from groundlm.methods.dynrefer.metrics_tags import recognition_accuracy, tag_metrics
 from groundlm.metrics import DenseImage, DensePrediction, MeteorScorer, caption_metrics, densecap_map
-from groundlm.metrics.tags import recognition_accuracy, tag_metrics
 from groundlm.models.config import LanguageConfig, ViewsConfig, VisionConfig, VLMConfig
 from groundlm.tasks import GroundedListTask, RegionCaptionTask
 from groundlm.tasks.base import Example

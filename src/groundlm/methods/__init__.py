@@ -3,13 +3,12 @@
 
 A method's ``__init__.py`` says what the method is and lists its parts by the layer they sit in
 (docs/architecture.md, section 2): ``PARTS = {"models": (...), "tasks": (...), "inference": (...)}``, module names
-inside the folder. A file's prefix says its layer: ``modeling_*`` (region encoders, heads, decoders),
-``task_*`` (tasks and their batching), ``inference_*`` (view policies, batch hooks, reading outputs), ``recipe*``
-(a method's pipeline). A registry that looks a name up first loads the parts of its own layer
-(:func:`load_parts`), so that a fifth method adds a folder and its registrations, and nothing else.
+inside the folder. A file's prefix says its layer: ``metrics_*`` (its own metrics), ``modeling_*`` (region
+encoders, heads, decoders), ``task_*`` (tasks and their batching), ``inference_*`` (view policies, batch hooks,
+reading outputs), ``recipe*`` (a method's pipeline). A registry that looks a name up first loads the parts of its
+own layer (:func:`load_parts`), so that a fifth method adds a folder and its registrations, and nothing else.
 
-The folders' ``__init__`` modules import nothing but this module, so loading a layer's parts never pulls in a
-higher layer.
+The folders' ``__init__`` modules import nothing, so that reading ``PARTS`` never pulls in a higher layer.
 """
 
 from __future__ import annotations

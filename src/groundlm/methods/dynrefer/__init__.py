@@ -6,7 +6,8 @@ Multimodal Tasks via Dynamic Resolution"; docs/architecture.md, section 6.4).
 * :mod:`.task_options`: ``views.tags: auto`` (the training split's tags);
 * :mod:`.inference_views`: which views a region is seen in (training and inference policies), the collator's
   batch hook for the encoder's inputs and the decoders' targets;
-* :mod:`.inference_regions`: reading the tag decoder's probabilities and a caption's likelihood.
+* :mod:`.inference_regions`: reading the tag decoder's probabilities and a caption's likelihood;
+* :mod:`.metrics_tags`: tag mAP and F1, region recognition accuracy.
 """
 
 PARTS = {

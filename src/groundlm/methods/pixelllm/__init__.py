@@ -4,7 +4,8 @@ section 6.3): a point for every word of a caption, referring localisation by reg
 * :mod:`.modeling_location_prompt`: the location prompt encoder, registered as the region encoder
   ``location_prompt``;
 * :mod:`.modeling_point_head`: the point head, registered as the head kind ``point``;
-* :mod:`.task_narrate`: ``narrate``, localized narratives with a point per word.
+* :mod:`.task_narrate`: ``narrate``, localized narratives with a point per word;
+* :mod:`.metrics_trace`: how well per-word points follow a narrative's mouse trace.
 """
 
 PARTS = {
