@@ -45,7 +45,7 @@ $(BROWSER_STAMP): $(STAMP)
 browser-test: $(BROWSER_STAMP)
 	GROUNDLM_BROWSER_TESTS=1 $(BIN)/python -m pytest -q tests/browser
 
-# The README's pictures of the page (docs/images/serve-*.png), with the model in CHECKPOINT.
+# docs/serve.md's pictures of the page (docs/images/serve-*.png), with the model in CHECKPOINT.
 CHECKPOINT ?= runs/refer-portrait/final
 serve-screenshots: $(BROWSER_STAMP)
 	$(BIN)/python examples/serve_screenshots.py $(CHECKPOINT) docs/images

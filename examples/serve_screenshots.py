@@ -1,4 +1,4 @@
-"""Pictures of `groundlm serve`'s page for the README: a model directory behind the real server, the page in
+"""Pictures of `groundlm serve`'s page for docs/serve.md: a model directory behind the real server, the page in
 headless Chromium, one built-in picture, its first referring expression (or, for a pose model, its first person)
 asked, and the page saved once the answer is drawn.
 

@@ -39,7 +39,7 @@ def test_train_merge_predict_eval_through_the_cli(arch, split, tmp_path, capsys)
     assert set(summary["eval_tasks"]) == {"pose", "refer"} and summary["eval"]["n"] == 2  # scored while training
     record = json.loads((final / "backend.json").read_text())
     assert record["model_type"] == arch and record["base"] == str(base.resolve())
-    trained = {t["name"]: t["options"] for t in json.loads((final / "tasks.json").read_text())}
+    trained = json.loads((final / "groundlm.json").read_text())["tasks"]
     assert trained["refer"]["format"] == record["box_format"]  # refer answered in the family's own syntax
     adapters = load_file(str(final / "adapter_model.safetensors"))
     assert any("vision" in k or "visual" in k for k in adapters) and any("language_model" in k for k in adapters)

@@ -106,7 +106,7 @@ def test_pose_reread_is_refused_with_a_reason(tmp_path):
     assert backend.task_options("refer", {"format": "cogvlm"}) == {"format": "cogvlm"}
 
 
-def test_loading_options_and_the_readme_config(tmp_path):
+def test_loading_options_and_the_documented_config(tmp_path):
     import re
     from pathlib import Path
 
@@ -114,8 +114,8 @@ def test_loading_options_and_the_readme_config(tmp_path):
     from groundlm.errors import UserError
     from groundlm.train.config import load_config
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(r"```yaml\n(# configs/my-qwen2vl-pose.yaml\n.*?)```", readme, re.S).group(1)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "backends.md").read_text()
+    block = re.search(r"```yaml\n(# configs/my-qwen2vl-pose.yaml\n.*?)```", page, re.S).group(1)
     (tmp_path / "c.yaml").write_text(block)
     cfg = load_config(tmp_path / "c.yaml")
     assert cfg.base_model == "/models/Qwen2-VL-7B-Instruct" and cfg.lora.towers == ("language",)
@@ -168,10 +168,10 @@ def test_constrained_answers_parse_in_each_family_syntax(tmp_path):
 
 
 def test_a_command_for_groundlm_models_alone_says_so(tmp_path):
-    from groundlm.inference import load_model
+    from groundlm.inference import load_vlm
 
     with pytest.raises(ValueError, match="holds a transformers model \\('llava'\\)"):
-        load_model(save_llava(tmp_path / "llava"))
+        load_vlm(save_llava(tmp_path / "llava"))
 
 
 def test_an_interrupted_lora_run_resumes_to_the_same_adapters(tmp_path):

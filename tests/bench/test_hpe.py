@@ -121,7 +121,7 @@ def test_hpe_bench_on_a_pretrained_tower_rereads(tmp_path):
     # Task arithmetic at weight 1 is the LoRA model (region encoder included) and scores the same.
     same = ("invalid", "blended", "head_acc50", "grounding_acc50")
     assert [rows["task arithmetic"][k] for k in same] == [rows["LoRA only, r=0"][k] for k in same]
-    assert (tmp_path / "run" / "models" / "lora-r0" / "final" / "tasks.json").is_file()
+    assert json.loads((tmp_path / "run" / "models" / "lora-r0" / "final" / "groundlm.json").read_text())["tasks"]
 
 
 def test_presets():

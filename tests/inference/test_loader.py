@@ -4,7 +4,7 @@ import torch
 
 from groundlm.adapters.lora import LoraSpec, save_lora
 from groundlm.data.sample import Sample
-from groundlm.inference import Collator, LocalGenerator, answer, is_adapter_dir, is_model_dir, load_model
+from groundlm.inference import Collator, LocalGenerator, answer, is_adapter_dir, is_model_dir, load_vlm
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example
 from groundlm.tasks.refer import ReferTask
@@ -38,17 +38,17 @@ def test_loader_reads_models_and_adapter_directories(tmp_path):
     assert is_model_dir(tmp_path / "full") and is_adapter_dir(tmp_path / "adapter")
     ref = model(*_inputs(model)).logits
     for loaded in (
-        load_model(tmp_path / "full"),
-        load_model(tmp_path / "adapter", base=tmp_path / "base"),
-        load_model(tmp_path / "full", merge_adapters=True),
+        load_vlm(tmp_path / "full"),
+        load_vlm(tmp_path / "adapter", base=tmp_path / "base"),
+        load_vlm(tmp_path / "full", merge_adapters=True),
     ):
         assert not loaded.training
         torch.testing.assert_close(loaded(*_inputs(loaded)).logits, ref, atol=1e-5, rtol=1e-5)
-    assert load_model(tmp_path / "full", merge_adapters=True).config.lora is None
+    assert load_vlm(tmp_path / "full", merge_adapters=True).config.lora is None
     with pytest.raises(FileNotFoundError, match="base model"):
-        load_model(tmp_path / "adapter")
+        load_vlm(tmp_path / "adapter")
     with pytest.raises(FileNotFoundError, match="not a groundlm model"):
-        load_model(tmp_path / "nothing")
+        load_vlm(tmp_path / "nothing")
 
 
 class ScriptedGenerator:

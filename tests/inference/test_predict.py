@@ -33,7 +33,7 @@ def test_predict_asks_the_way_the_model_was_trained(monkeypatch, tmp_path):
     groundlm.inference.predict(model, image, "refer", "the red cube")
     assert seen[-1].startswith("<image>")
 
-    # The CLI reads how the checkpoint was trained from its tasks.json.
+    # The CLI reads how the checkpoint was trained from its manifest.
     model.save_pretrained(tmp_path / "m")
     save_task_list(tmp_path / "m", [{"name": "refer", "options": {"query_first": True}}])
     image.save(tmp_path / "x.png")
@@ -75,11 +75,11 @@ def test_checkpoint_eval_uses_the_trained_refer_options(monkeypatch, tmp_path, c
 
     import groundlm.train.evaluate as evaluate_module
 
-    def fake_evaluate(model, collator, task, *args, **kwargs):
+    def fake_evaluate(generator, task, *args, **kwargs):
         built["query_first"] = task.query_first
         return {"n": 0}
 
-    monkeypatch.setattr(evaluate_module, "evaluate_task", fake_evaluate)
+    monkeypatch.setattr(evaluate_module, "evaluate_answers", fake_evaluate)
     argv = ["eval", "refer", "--checkpoint", str(tmp_path / "m"), "--data", str(tmp_path / "val"), "--json"]
     assert cli.main(argv) == 0 and built == {"query_first": True}
     assert json.loads(capsys.readouterr().out) == {"n": 0}

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from groundlm.inference.model import GroundedModel
 from groundlm.models.vlm import GroundedVLM
 from groundlm.serve import ModelService, UploadLimits, create_app, running_server
 from groundlm.serve.samples import built_in_samples
@@ -14,9 +15,8 @@ LIMITS = UploadLimits(max_bytes=200_000, max_side=1024, max_pixels=600_000)
 def service() -> ModelService:
     torch.manual_seed(0)
     model = GroundedVLM(tiny_config()).eval()
-    return ModelService(
-        model, "tiny", {"refer": {"format": "cogvlm", "query_first": True}, "pose": {}, "region_caption": {}}
-    )
+    trained = {"refer": {"format": "cogvlm", "query_first": True}, "pose": {}, "region_caption": {}}
+    return ModelService(GroundedModel.of(model, trained), "tiny")
 
 
 @pytest.fixture(scope="package")

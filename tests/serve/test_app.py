@@ -65,7 +65,7 @@ def test_every_task_answers_in_pixels_and_degrees(server):
     assert set(answer["pose"]) == {"yaw", "pitch", "roll"} and (answer["axes"] is None) == (answer["box"] is None)
     sampled = ask(url, "pose", query="the person", numeric="median", samples="3").json()
     assert len(sampled["texts"]) == 3 and sampled["numeric"] == "median"
-    # A task the model was not trained on is not offered (this model's tasks.json has no narrate).
+    # A task the model was not trained on is not offered (this model's manifest has no narrate).
     assert ask(url, "narrate").status_code == 404
 
 

@@ -9,11 +9,12 @@ from PIL import Image
 from groundlm import data
 from groundlm.cli import main
 from groundlm.errors import UserError
+from groundlm.inference.depth import evaluate_depth, predict_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.config import LanguageConfig, VisionConfig
 from groundlm.train.config import SplitSpec
-from groundlm.train.depth import DepthTrainConfig, depth_loss, evaluate_depth, predict_depth, train_depth
+from groundlm.train.depth import DepthTrainConfig, depth_loss, train_depth
 
 TINY_VISION = dict(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
 TINY_LM = dict(kind="bert", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=256)

@@ -110,7 +110,7 @@ def test_cli_train_predict_and_checkpoint_eval(tmp_path, tiny_split, capsys):
     assert main(sampled) == 0
     result = json.loads(capsys.readouterr().out)
     assert len(result["texts"]) == 3 and result["numeric"] == "median"
-    assert json.loads((final / "tasks.json").read_text())[0]["name"] == "refer"
+    assert next(iter(json.loads((final / "groundlm.json").read_text())["tasks"])) == "refer"
     # groundlm merge: the model with itself by layer selection takes nothing from the "fine-tune".
     merged = tmp_path / "merged"
     merge = ["merge", "--base", str(final), "--tuned", str(final), "--out", str(merged), "--method", "layer_select"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ import torch
 from peft.utils import merge_utils
 
 from groundlm.adapters.lora import ADAPTER_FILE, load_lora, merge_lora
+from groundlm.errors import InternalError
+from groundlm.manifest import read_manifest, recorded_tasks, write_manifest
 from groundlm.models.state import tied_once
 from groundlm.models.vlm import GroundedVLM
 
@@ -254,11 +255,14 @@ def load_merged(model: torch.nn.Module, merged: State) -> None:
 
 
 def write_merge_report(out_dir: Path, report: dict, tuned_dirs: Sequence[str | Path]) -> None:
-    """``merge.json`` in ``out_dir``, and the first fine-tune's ``tasks.json`` (inference asks as it was trained)."""
+    """``merge.json`` in ``out_dir``; its manifest takes the first fine-tune's tasks (inference asks as it was
+    trained) and names the merge's base."""
     (out_dir / "merge.json").write_text(json.dumps(report, indent=2) + "\n")
-    tasks = Path(tuned_dirs[0]) / "tasks.json"
-    if tasks.is_file():
-        shutil.copyfile(tasks, out_dir / "tasks.json")
+    manifest = read_manifest(out_dir)
+    if manifest is None:
+        raise InternalError(f"{out_dir}: the merged model was saved without its manifest")
+    manifest.tasks, manifest.base = recorded_tasks(tuned_dirs[0]), str(report["base"])
+    write_manifest(out_dir, manifest)
 
 
 def merge_models(

@@ -12,7 +12,7 @@ from groundlm.backends.architectures import ARCHITECTURES, is_hf_dir
 from groundlm.backends.base import BACKEND_FILE, Backend, BackendOptions
 from groundlm.backends.hf import HFBackend
 from groundlm.backends.native import NativeBackend
-from groundlm.inference.loader import load_model
+from groundlm.inference.loader import load_vlm
 
 
 def load_backend(
@@ -27,7 +27,7 @@ def load_backend(
         raise FileNotFoundError(f"{directory}: no such model directory")
     if is_hf_dir(directory):
         return HFBackend.load(directory, options, device)
-    return NativeBackend(load_model(directory, device=device))
+    return NativeBackend(load_vlm(directory, device=device))
 
 
 __all__ = ["ARCHITECTURES", "BACKEND_FILE", "Backend", "BackendOptions", "HFBackend", "NativeBackend", "load_backend"]

@@ -6,8 +6,12 @@ A backend owns one model and knows how to turn task :class:`~groundlm.tasks.base
   are named losses (``lm`` at least), each a sum divided by its normaliser (:mod:`groundlm.models.losses`);
 * ``collator.train_batch(examples, images)``: a training batch (a dict of tensors with ``labels`` ``[B, T]``);
 * ``generator(...)``: a :class:`~groundlm.inference.generate.TextGenerator` (examples in, answer texts out);
-* ``attach_lora`` / ``has_lora`` / ``save(directory)``: LoRA through ``peft`` and what a run's ``final/`` holds;
-* ``task_options(name, options)``: a task's options with the backend's own answer syntax filled in (its box format).
+* ``attach_lora`` / ``has_lora`` / ``save(directory)``: LoRA through ``peft`` and what a run's ``final/`` holds
+  (with its manifest, ``groundlm.json``: the kind, and the tasks given to ``record_tasks``);
+* ``task_options(name, options)``: a task's options with the backend's own answer syntax filled in (its box format);
+* ``answerer()`` / ``answer_tokens`` / ``box_format``: what :func:`~groundlm.inference.predict.predict_batch` answers
+  with, the answer length its syntax needs (``None``: each task's own) and the box format it writes by default;
+* ``image_dependence(examples, images)``: how much its answers depend on the image, where it can tell (``{}``).
 
 Two kinds: :class:`~groundlm.backends.native.NativeBackend` (groundlm's own :class:`GroundedVLM`) and
 :class:`~groundlm.backends.hf.HFBackend` (``transformers``' own VLM classes, loaded from a local directory).
@@ -67,6 +71,8 @@ class Backend(Protocol):
     """The interface in the module docstring."""
 
     kind: str
+    box_format: str
+    answer_tokens: int | None
     module: torch.nn.Module
     collator: TrainCollator
     heads: tuple[str, ...]
@@ -77,10 +83,29 @@ class Backend(Protocol):
 
     def attach_lora(self, spec: LoraSpec) -> None: ...
 
+    def record_tasks(self, tasks: dict[str, dict[str, Any]]) -> None:
+        """The tasks (name -> options) the model is trained on, written into the manifest of every later save."""
+        ...
+
     def save(self, directory: Any) -> Any: ...
 
-    def generator(self, max_new_tokens: int = 24, num_beams: int = 1, batch_size: int = 32, progress: bool = False):
-        """A :class:`~groundlm.inference.generate.TextGenerator` over the model."""
+    def generator(
+        self,
+        max_new_tokens: int = 24,
+        num_beams: int = 1,
+        batch_size: int = 32,
+        progress: bool = False,
+        images: Any = None,
+    ):
+        """A :class:`~groundlm.inference.generate.TextGenerator` over the model (``images``: an
+        :class:`~groundlm.inference.images.ImageCache` to share, default a fresh one)."""
         ...
+
+    def answerer(self) -> Any:
+        """What :func:`~groundlm.inference.predict.predict_batch` answers with: the model itself where predict
+        reads more than text from it (groundlm's heads and views), else a text generator."""
+        ...
+
+    def image_dependence(self, examples: Sequence[Example], images: Any) -> dict[str, float]: ...
 
     def task_options(self, name: str, options: dict[str, Any]) -> dict[str, Any]: ...

@@ -32,6 +32,7 @@ from groundlm.backends.base import BACKEND_FILE, BackendOptions
 from groundlm.backends.hf_collate import HFCollator
 from groundlm.inference.generate import evaluating
 from groundlm.inference.images import ImageCache
+from groundlm.manifest import Manifest, write_manifest
 from groundlm.models.constrained import FormatConstraint
 from groundlm.models.losses import target_tokens, token_loss_sum
 from groundlm.tasks.base import Example
@@ -164,6 +165,7 @@ class HFBackend:
     kind = "hf"
     heads: tuple[str, ...] = ()
     region_losses: tuple[str, ...] = ()
+    answer_tokens = 64  # a family's own syntax (Qwen2.5-VL's JSON) can take more tokens than groundlm's
 
     def __init__(
         self, model: nn.Module, processor: Any, arch: Architecture, base_dir: Path, options: BackendOptions
@@ -173,6 +175,7 @@ class HFBackend:
         self.module = HFTrainable(model)
         self.processor = processor
         self.collator = HFCollator(processor, arch, formats.get(self.box_format))
+        self.tasks: dict[str, dict[str, Any]] = {}
 
     @property
     def model(self) -> nn.Module:
@@ -272,12 +275,27 @@ class HFBackend:
             "options": self.options.to_dict(),
         }
         (directory / BACKEND_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        write_manifest(directory, Manifest("hf", dict(self.tasks), record["base"]))
         return directory
 
+    def record_tasks(self, tasks: dict[str, dict[str, Any]]) -> None:
+        self.tasks = {name: dict(options) for name, options in tasks.items()}
+
     def generator(
-        self, max_new_tokens: int = 24, num_beams: int = 1, batch_size: int = 16, progress: bool = False
+        self,
+        max_new_tokens: int = 24,
+        num_beams: int = 1,
+        batch_size: int = 16,
+        progress: bool = False,
+        images: ImageCache | None = None,
     ) -> HFGenerator:
-        return HFGenerator(self, max_new_tokens, num_beams, batch_size)
+        return HFGenerator(self, max_new_tokens, num_beams, batch_size, images if images is not None else ImageCache())
+
+    def answerer(self) -> HFGenerator:
+        return self.generator()
+
+    def image_dependence(self, examples: Sequence[Example], images: ImageCache) -> dict[str, float]:
+        return {}  # the teacher-forced comparison needs groundlm's own collation
 
     def task_options(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
         """Tasks with a box format answer in the architecture's own; pose cannot re-read (no region tokens)."""

@@ -40,12 +40,13 @@ from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
-from groundlm.inference.loader import is_model_dir, load_model
+from groundlm.inference.depth import evaluate_depth
+from groundlm.inference.loader import is_model_dir, load_vlm
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
-from groundlm.train.depth import evaluate_depth, fit_depth, with_depth
+from groundlm.train.depth import fit_depth, with_depth
 from groundlm.train.loop import train
 
 COLUMNS = ("abs_rel", "rmse", "log10", "d1", "d2", "d3")
@@ -176,7 +177,7 @@ def _pretrained_lm(
             device=cfg.device,
         )
         model_dir = train(tcfg, progress=progress)["final_model"]
-    load_model(model_dir).lm.save_pretrained(str(out))
+    load_vlm(model_dir).lm.save_pretrained(str(out))
     return out
 
 

@@ -30,11 +30,7 @@ from PIL import Image, ImageDraw
 
 from groundlm import data
 from groundlm.adapters.lora import LoraSpec
-from groundlm.adapters.merge import merge_models
-from groundlm.backends.architectures import is_hf_dir
 from groundlm.backends.base import BackendOptions
-from groundlm.backends.hf import HFBackend
-from groundlm.backends.merge import merge_hf_models
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
 from groundlm.bench.run import (
     apply_preset,
@@ -49,7 +45,8 @@ from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
-from groundlm.inference import Collator, ImageCache, LocalGenerator, TextGenerator, answer, load_model
+from groundlm.inference import ImageCache, TextGenerator, answer, load_model, model_manifest
+from groundlm.inference.merge import merge_saved_models
 from groundlm.methods.hpe_cogvlm.task_pose import PoseTask
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.config import LanguageConfig, VLMConfig
@@ -193,17 +190,11 @@ def _train_config(
 
 
 def _generators(directory: Path, device: str, images: ImageCache) -> tuple[TextGenerator, TextGenerator, str]:
-    """The model in ``directory`` as pose and refer answerers (groundlm's: 40 and 24 new tokens; a transformers
-    VLM's: 64 for both, its own syntax may be longer), and the box format its refer answers are written in."""
-    if is_hf_dir(directory):
-        backend = HFBackend.load(directory, device=device)
-        generator = backend.generator(64)
-        generator.images = images
-        return generator, generator, backend.box_format
+    """The model in ``directory`` as pose and refer answerers (40 and 24 new tokens, or the length its own answer
+    syntax needs), and the box format its refer answers are written in."""
     model = load_model(directory, device=device)
-    collator = Collator.for_model(model)
-    pose = LocalGenerator(model, collator, images, max_new_tokens=40, progress=True)
-    return pose, replace(pose, max_new_tokens=24), "cogvlm"
+    pose = model.generator(40, images=images, progress=True)
+    return pose, model.generator(24, images=images, progress=True), model.box_format
 
 
 def _evaluate_vlm(
@@ -253,7 +244,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
     cfg = replace(cfg, device=device)
     run = fresh_run(cfg.run_dir, "pictures")
     log = progress_log(progress)
-    hf = bool(cfg.base_model) and is_hf_dir(cfg.base_model)
+    hf = bool(cfg.base_model) and model_manifest(cfg.base_model).kind == "hf"
     if hf:
         # A transformers VLM has no region tokens to re-read and no groundlm submodules to train beside LoRA.
         cfg = replace(cfg, reread=False, lora=replace(cfg.lora, train_modules=()))
@@ -353,7 +344,7 @@ def run_hpe_bench(cfg: HpeBenchConfig, progress: bool = True) -> dict[str, Any]:
         for name, kwargs in merges:
             out_dir = models / f"merge-{kwargs['method']}-{kwargs.get('tau', '')}".rstrip("-")
             log(f"merging: {name}")
-            report = (merge_hf_models if hf else merge_models)(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
+            report = merge_saved_models(base_dir, [ft], out_dir, seed=cfg.seed, **kwargs)
             metrics, preds_of[name] = _evaluate_vlm(
                 out_dir, device, pose_task, pose_examples, refer_examples, images, cfg.numeric
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from groundlm.errors import UserError
-from groundlm.inference.loader import load_model
+from groundlm.inference.loader import load_vlm
 from groundlm.models.backbones import resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.models.vlm import GroundedVLM
@@ -104,6 +104,6 @@ def train_models(
             ),
             progress=progress,
         )
-        models[name] = load_model(summary["final_model"], device=device)
+        models[name] = load_vlm(summary["final_model"], device=device)
         seconds[name] = summary["train_seconds"]
     return models, seconds

@@ -32,6 +32,7 @@ RANDOM_MODEL = {
 def _service(checkpoint: str | None, device: str | None) -> ModelService:
     if checkpoint:
         return ModelService.from_checkpoint(checkpoint, device)
+    from groundlm.inference.model import GroundedModel
     from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
     from groundlm.models.vlm import GroundedVLM
 
@@ -41,7 +42,8 @@ def _service(checkpoint: str | None, device: str | None) -> ModelService:
     model = GroundedVLM(config)
     if device:
         model.to(device)
-    return ModelService(model, "random refer-quick-size model", {"refer": {"format": "cogvlm", "query_first": True}})
+    trained = {"refer": {"format": "cogvlm", "query_first": True}}
+    return ModelService(GroundedModel.of(model, trained), "random refer-quick-size model")
 
 
 def _percentile(values: list[float], q: float) -> float:

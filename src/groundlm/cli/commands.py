@@ -141,14 +141,6 @@ def pretrain_command(config: str, overrides: Sequence[str], out: str | None) -> 
     return json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2) + f"\ntower written to {cfg.out}"
 
 
-def box_format(checkpoint: str, backend: Any, given: str | None) -> str:
-    """The box format to ask a checkpoint in: as given, else as its refer task was trained, else the backend's own
-    (a transformers VLM's family format), else CogVLM's."""
-    from groundlm.tasks import trained_options
-
-    return given or trained_options(checkpoint, "refer").get("format") or getattr(backend, "box_format", "cogvlm")
-
-
 def predict_command(
     checkpoint: str,
     image: str,
@@ -163,10 +155,9 @@ def predict_command(
     reread: bool | None = None,
     device: str | None = None,
 ) -> str:
-    from groundlm.backends import NativeBackend, load_backend
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.inference import draw_overlay, predict
-    from groundlm.tasks import task_name, trained_options
+    from groundlm.inference import draw_overlay, load_model
+    from groundlm.tasks import task_name
 
     if task == "depth":
         return predict_depth_command(checkpoint, image, out, device)
@@ -178,21 +169,17 @@ def predict_command(
     if task == "pose" and not query:
         raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
     picture = _read_image(image)
-    backend = load_backend(checkpoint, device=device)
-    result = predict(
-        backend.model if isinstance(backend, NativeBackend) else backend.generator(),
+    model = load_model(checkpoint, device=device)
+    # Options left None are asked as the model was trained (its manifest: format, reread, query order).
+    result = model.answer(
         picture,
         task,
         query,
-        tuple(box) if box else None,
-        box_format(checkpoint, backend, format_name),
-        constrain,
+        box=tuple(box) if box else None,
+        format=format_name,
+        constrain=constrain,
         numeric=NumericDecoding(numeric, samples),
-        reread=trained_options(checkpoint, "pose").get("reread", False) if reread is None else reread,
-        query_first=trained_options(checkpoint, "refer").get("query_first", False),
-        region_image=trained_options(checkpoint, "region_caption").get("image", True),
-        # A family's own syntax (Qwen2.5-VL's JSON) can take more tokens than groundlm's; answers stop at the end.
-        max_new_tokens=None if isinstance(backend, NativeBackend) else 64,
+        reread=reread,
     )
     if out:
         draw_overlay(picture, result, out)
@@ -215,25 +202,19 @@ def _read_image(path: str):
 def predict_depth_command(checkpoint: str, image: str, out: str | None, device: str | None = None) -> str:
     """Depth for one image from an LLM-MDE model: a 16-bit PNG in millimetres at ``out`` (default: beside the image,
     ``NAME-depth.png``) and a coloured picture beside it (``...-color.png``); prints the paths and the depth range."""
-    import numpy as np
     from PIL import Image
 
     from groundlm.data.readers.spatialworld import depth_millimetres
-    from groundlm.data.show import colorize_depth
-    from groundlm.inference import load_depth_model
-    from groundlm.methods.llm_mde.task_depth import DepthBatcher
-    from groundlm.train.depth import predict_depth
+    from groundlm.inference import draw_overlay, load_model
 
     picture = _read_image(image)
-    model = load_depth_model(checkpoint, device=device)
-    depth = predict_depth(model, DepthBatcher.for_model(model), [picture])[0]
+    result = load_model(checkpoint, device=device).answer(picture, "depth")
     path = Path(out) if out else Path(image).with_name(Path(image).stem + "-depth.png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(depth_millimetres(depth)).save(path)
+    Image.fromarray(depth_millimetres(result["depth"])).save(path)
     color = path.with_name(path.stem + "-color.png")
-    Image.fromarray(colorize_depth(depth)).save(color)
-    stats = {k: round(float(f(depth)), 3) for k, f in (("min", np.min), ("median", np.median), ("max", np.max))}
-    return json.dumps({"task": "depth", "depth_png_mm": str(path), "color": str(color), "metres": stats})
+    draw_overlay(picture, result, color)
+    return json.dumps({"task": "depth", "depth_png_mm": str(path), "color": str(color), "metres": result["metres"]})
 
 
 def eval_depth_checkpoint_command(
@@ -241,13 +222,13 @@ def eval_depth_checkpoint_command(
 ) -> str:
     """An LLM-MDE model's depth metrics on the first ``limit`` samples of ``uri`` that have depth."""
     from groundlm import data
-    from groundlm.inference import load_depth_model
-    from groundlm.methods.llm_mde.task_depth import DepthBatcher
-    from groundlm.train.depth import evaluate_depth, with_depth
+    from groundlm.inference import load_model
+    from groundlm.train.depth import with_depth
 
-    model = load_depth_model(checkpoint, device=device)
+    model = load_model(checkpoint, device=device)
+    model.check_task("depth")
     samples = with_depth(list(data.load(uri)), uri)[:limit]
-    metrics = evaluate_depth(model, DepthBatcher.for_model(model), samples, align, eigen_crop)
+    metrics = model.evaluate_depth(samples, align, eigen_crop)
     if as_json:
         return json.dumps(metrics)
     title = f"depth: {checkpoint} on {uri} ({metrics['n']} images, align {align}{', Eigen crop' if eigen_crop else ''})"
@@ -267,41 +248,22 @@ def eval_checkpoint_command(
     device: str | None = None,
 ) -> str:
     from groundlm import data
-    from groundlm.backends import NativeBackend, load_backend
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.tasks import build_task, task_name, trained_options
-    from groundlm.train.evaluate import evaluate_answers, evaluate_task
+    from groundlm.inference import load_model
+    from groundlm.tasks import task_name
+    from groundlm.train.evaluate import evaluate_answers
 
     if task not in ("refer", "pose", "caption"):
         raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
     name = task_name(task)  # caption: region_caption
-    backend = load_backend(checkpoint, device=device)
-    fmt = box_format(checkpoint, backend, format_name)
-    options = {}
-    if task == "refer":
-        options = {"format": fmt, "query_first": trained_options(checkpoint, "refer").get("query_first", False)}
-    if task == "pose":
-        options = {"reread": trained_options(checkpoint, "pose").get("reread", False)}
-    if task == "caption":
-        options = {"image": trained_options(checkpoint, "region_caption").get("image", True)}
-    task_obj = build_task(name, **backend.task_options(name, options))
-    max_new_tokens = task_obj.eval_max_new_tokens
-    constrained = fmt if constrain and task == "refer" else None
-    decoding = NumericDecoding(numeric, samples)
-    if isinstance(backend, NativeBackend):
-        metrics = evaluate_task(
-            backend.model,
-            backend.collator,
-            task_obj,
-            data.load(uri),
-            limit,
-            max_new_tokens=max_new_tokens,
-            constrain=constrained,
-            numeric=decoding,
-        )
-    else:
-        generator = backend.generator(64)  # a family's own syntax may take more tokens than groundlm's
-        metrics = evaluate_answers(generator, task_obj, data.load(uri), limit, constrained, decoding)
+    model = load_model(checkpoint, device=device)
+    model.check_task(name)
+    task_obj = model.task(name, format=format_name)  # as the model was trained on it
+    constrained = task_obj.answer_format if constrain and task == "refer" else None
+    generator = model.generator(task_obj.eval_max_new_tokens)
+    metrics = evaluate_answers(
+        generator, task_obj, data.load(uri), limit, constrained, NumericDecoding(numeric, samples)
+    )
     if as_json:
         return json.dumps(jsonable(metrics))
     return format_table(f"{task}: {checkpoint} on {uri}", [(Path(checkpoint).name, metrics)])
@@ -318,15 +280,12 @@ def merge_command(
     granularity: str,
     seed: int,
 ) -> str:
-    from groundlm.adapters.merge import merge_models
-    from groundlm.backends.architectures import is_hf_dir
-    from groundlm.backends.merge import merge_hf_models
+    from groundlm.inference.merge import merge_saved_models
 
     for d in (base, *tuned):
         if not Path(d).is_dir():
             raise UserError(f"{d}: no such model directory")
-    merge = merge_hf_models if is_hf_dir(base) else merge_models
-    report = merge(base, tuned, out, method, weights, density, tau, granularity, seed)  # type: ignore[arg-type]
+    report = merge_saved_models(base, tuned, out, method, weights, density, tau, granularity, seed)  # type: ignore[arg-type]
     if method == "layer_select":
         rows = [
             (c["layer"], {"similarity": min(c["similarity"]), "source": c["source"]})

@@ -1,8 +1,9 @@
-"""Loading a model for inference: ``config.json`` -> :class:`~groundlm.models.vlm.GroundedVLM` -> LoRA adapters ->
-weights, and, next to it, folding the adapters in.
+"""Loading the modules inside a saved model: ``config.json`` -> :class:`~groundlm.models.vlm.GroundedVLM` -> LoRA
+adapters -> weights (and, next to it, folding the adapters in), or an LLM-MDE :class:`DepthLM`. Front ends load the
+model handle instead (:func:`groundlm.inference.load_model`, :mod:`groundlm.inference.model`), which calls these.
 
-A model directory (written by ``save_pretrained``: ``config.json``, ``model.safetensors``, ``tokenizer/``, and
-``tasks.json`` when a trainer wrote it) loads alone. A directory that holds adapters only (``adapter.safetensors``
+A model directory (written by ``save_pretrained``: ``config.json``, ``model.safetensors``, ``tokenizer/`` and the
+manifest ``groundlm.json``) loads alone. A directory that holds adapters only (``adapter.safetensors``
 and ``adapter.json``, no ``config.json``) loads on top of the base model directory it was trained from. Errors are
 plain exceptions (``FileNotFoundError`` for a path that is not a model), for the CLI or a server to word.
 """
@@ -20,7 +21,7 @@ from groundlm.models.vlm import CONFIG, GroundedVLM
 
 
 def is_model_dir(directory: str | Path) -> bool:
-    """True for a directory that :func:`load_model` loads without a base (it holds ``config.json``)."""
+    """True for a directory that :func:`load_vlm` loads without a base (it holds ``config.json``)."""
     return (Path(directory) / CONFIG).is_file()
 
 
@@ -29,7 +30,7 @@ def is_adapter_dir(directory: str | Path) -> bool:
     return (Path(directory) / ADAPTER_FILE).is_file() and not is_model_dir(directory)
 
 
-def load_model(
+def load_vlm(
     directory: str | Path,
     base: str | Path | None = None,
     device: str | torch.device | None = None,
@@ -43,7 +44,7 @@ def load_model(
     if is_adapter_dir(directory):
         if base is None:
             raise FileNotFoundError(f"{directory} holds LoRA adapters only; the base model directory is needed too")
-        model = load_model(base)
+        model = load_vlm(base)
         load_lora(model, directory)
     elif is_depth_model_dir(directory):
         raise ValueError(f"{directory} holds a depth model (LLM-MDE): use `predict --task depth` or `eval depth`")

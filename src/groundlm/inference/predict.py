@@ -22,7 +22,6 @@ from groundlm.geometry.views import view_boxes
 from groundlm.inference.collate import Collator
 from groundlm.inference.generate import LocalGenerator, TextGenerator
 from groundlm.inference.images import ImageCache
-from groundlm.inference.loader import load_model
 from groundlm.inference.points import span_outputs
 from groundlm.methods.hpe_cogvlm.task_pose import PoseItem, PoseTask
 from groundlm.models.vlm import GroundedVLM
@@ -30,7 +29,7 @@ from groundlm.tasks import ReferTask, task_class
 from groundlm.tasks.base import Example, SpanTargets
 from groundlm.tasks.prompts import NARRATE_PROMPTS, REGION_CAPTION_PROMPTS
 
-__all__ = ["PREDICT_TASKS", "AnswerOptions", "Query", "draw_overlay", "load_model", "predict", "predict_batch"]
+__all__ = ["PREDICT_TASKS", "AnswerOptions", "Query", "draw_overlay", "predict", "predict_batch"]
 
 PREDICT_TASKS = ("refer", "region_caption", "pose", "narrate")
 POINT_HEAD = "point"  # the head a narrating model's words are read through (PixelLLM's point head)
@@ -217,6 +216,13 @@ def predict(
 
 
 def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -> None:
+    """Draw ``result`` (an answer of :func:`predict` or of a model handle) on ``image`` and save it to ``path``: boxes,
+    views, pose axes, words at their points, the answer's text; a depth answer's map in colour."""
+    if isinstance(result.get("depth"), np.ndarray):
+        from groundlm.data.show import colorize_depth
+
+        Image.fromarray(colorize_depth(result["depth"])).save(path)
+        return
     canvas = image.convert("RGB").copy()
     draw = ImageDraw.Draw(canvas)
     # A multi-view model's views, widest first, each in its own colour with its t; then the region itself.

@@ -27,6 +27,7 @@ from transformers.utils import ModelOutput
 
 from groundlm.adapters.lora import LoraSpec, attach_lora
 from groundlm.errors import InternalError
+from groundlm.manifest import Manifest, write_manifest
 from groundlm.models.backbones import build_language, build_vision, resolve_vision
 from groundlm.models.config import VLMConfig
 from groundlm.models.heads import build_head
@@ -277,10 +278,12 @@ class GroundedVLM(nn.Module):
         )
 
     # ---------------------------------------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and the tokenizer; a folder that loads anywhere."""
+    def save_pretrained(self, directory: str | Path, tasks: dict[str, dict[str, Any]] | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors``, the tokenizer and the manifest (``groundlm.json``, kind
+        ``vlm``, with the ``tasks`` it was trained on and their options); a folder that loads anywhere."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        write_manifest(directory, Manifest("vlm", dict(tasks or {})))
         (directory / CONFIG).write_text(json.dumps({"groundlm": self.config.to_dict()}, indent=2) + "\n")
         # Tied embeddings share storage; safetensors stores each tensor once.
         state = {k: v.contiguous() for k, v in tied_once(self.state_dict()).items()}

@@ -1,4 +1,4 @@
-"""Headless Chromium for driving the served page: the browser test and the README's screenshots. Needs the
+"""Headless Chromium for driving the served page: the browser test and the screenshots in docs/serve.md. Needs the
 ``browser`` extra (selenium) and Debian's ``chromium`` and ``chromium-driver`` (``make browser-test`` installs
 them). The flags keep Chromium off the network: no background services, no component updates, no sync."""
 

@@ -3,18 +3,21 @@ that :class:`~groundlm.serve.batcher.MicroBatcher` calls (one batched generation
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 
-from groundlm.inference.loader import load_model
-from groundlm.inference.predict import PREDICT_TASKS, AnswerOptions, Query, predict_batch, query_example
-from groundlm.models.vlm import GroundedVLM
+from groundlm.data.readers.spatialworld import depth_millimetres
+from groundlm.inference.model import DEPTH_TASKS, Model, load_model
+from groundlm.inference.predict import PREDICT_TASKS, AnswerOptions, Query
 from groundlm.serve.uploads import BadRequestError
-from groundlm.tasks import trained_tasks
 
 
 @dataclass(frozen=True)
@@ -34,46 +37,32 @@ TASK_SPECS = {
     ),
     "region_caption": TaskSpec("region_caption", "box", "a box in (pixels), a caption of that region out", False),
     "narrate": TaskSpec("narrate", "image", "a narration of the picture, each word at its point (pixels)", False),
+    "depth": TaskSpec("depth", "image", "the picture's depth map: a 16-bit PNG in millimetres (base64)", False),
 }
-assert set(TASK_SPECS) == set(PREDICT_TASKS), "every task that predict answers has a spec"
+assert set(TASK_SPECS) == {*PREDICT_TASKS, *DEPTH_TASKS}, "every task that predict answers has a spec"
 
 
 class ModelService:
-    """One model in memory and how its tasks were trained (``tasks.json``). ``run`` answers batches."""
+    """One model handle (:func:`groundlm.inference.load_model`) in memory, and the tasks it offers: those it was
+    trained on (its manifest), else every task it can answer. ``run`` answers batches."""
 
-    def __init__(self, model: GroundedVLM, name: str, trained: dict[str, dict[str, Any]] | None = None) -> None:
-        self.model = model.eval()
-        self.name = name
-        self.trained = trained or {}
-        # A model that says which tasks it learned offers those; one that does not offers every task.
-        learned = [t for t in PREDICT_TASKS if t in self.trained]
-        self.tasks = {t: TASK_SPECS[t] for t in (learned or PREDICT_TASKS)}
+    def __init__(self, model: Model, name: str | None = None) -> None:
+        self.model = model
+        self.name = name or model.name
+        self.tasks = {t: TASK_SPECS[t] for t in model.offered}
 
     @classmethod
     def from_checkpoint(cls, directory: str | Path, device: str | None = None) -> ModelService:
         """The model in ``directory`` (``FileNotFoundError`` when it is not a model directory) on ``device``."""
-        model = load_model(directory, device=device)
-        trained = trained_tasks(directory) or {}
-        path = Path(directory).resolve()
-        # A run's model directories are named final/ or step-N/: the run's name says which model it is.
-        name = f"{path.parent.name}/{path.name}" if path.name == "final" or path.name.startswith("step-") else path.name
-        return cls(model, name, {t: o for t, o in trained.items() if t in PREDICT_TASKS})
+        return cls(load_model(directory, device=device))
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return self.model.device
 
     def options(self, task: str, constrain: bool, numeric: Any) -> AnswerOptions:
         """Answer options for ``task`` as its model was trained (box format, query order, pose re-reading)."""
-        trained = self.trained.get(task, {})
-        return AnswerOptions(
-            format=trained.get("format", "cogvlm") if task == "refer" else "cogvlm",
-            constrain=constrain,
-            numeric=numeric,
-            reread=bool(trained.get("reread", False)) if task == "pose" else False,
-            query_first=bool(trained.get("query_first", False)) if task == "refer" else False,
-            region_image=bool(trained.get("image", True)) if task == "region_caption" else True,
-        )
+        return self.model.options(task, constrain=constrain, numeric=numeric)
 
     def spec(self, task: str) -> TaskSpec:
         """What ``task`` takes; ``BadRequestError`` (404) for a task this model does not answer."""
@@ -85,7 +74,7 @@ class ModelService:
         """Refuses (``BadRequestError``) a query this model cannot answer, before it joins a batch."""
         self.spec(query.task)
         try:
-            query_example(query, options)
+            self.model.check(query, options)
         except ValueError as err:
             raise BadRequestError(str(err), 422) from None
 
@@ -93,13 +82,25 @@ class ModelService:
         """The batch runner: results for ``queries`` that share the options ``key``."""
         assert isinstance(key, AnswerOptions)
         try:
-            return predict_batch(self.model, list(queries), key)
+            return [_json_ready(r) for r in self.model.answer_batch(list(queries), key)]
         except ValueError:
             # One query the checks missed must not fail the others: answer them one by one.
             out: list[Any] = []
             for q in queries:
                 try:
-                    out += predict_batch(self.model, [q], key)
+                    out += [_json_ready(r) for r in self.model.answer_batch([q], key)]
                 except ValueError as err:
                     out.append(BadRequestError(str(err), 422))
             return out
+
+
+def _json_ready(result: dict[str, Any]) -> dict[str, Any]:
+    """A depth answer's map (an array, metres) as the API sends it: ``depth_png_mm``, a 16-bit PNG in millimetres,
+    base64; any other answer as it is."""
+    depth = result.get("depth")
+    if not isinstance(depth, np.ndarray):
+        return result
+    buffer = io.BytesIO()
+    Image.fromarray(depth_millimetres(depth)).save(buffer, format="PNG")
+    rest = {k: v for k, v in result.items() if k != "depth"}
+    return {**rest, "depth_png_mm": base64.b64encode(buffer.getvalue()).decode("ascii")}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from groundlm.data.sample import Sample
+from groundlm.manifest import LEGACY_TASKS, read_manifest, write_manifest
 from groundlm.methods import load_parts
 from groundlm.tasks.base import MODEL_CONFIG_HOOKS, TASKS, Example, Task, register_task
 from groundlm.tasks.grounded_list import GroundedListTask
@@ -50,26 +51,15 @@ def build_task(name: str, **options) -> Task:
     return task_class(name)(**options)
 
 
-TASKS_FILE = "tasks.json"  # beside a trained model's weights: the tasks (and options) it was trained on
-
-
 def save_task_list(directory: str | Path, tasks: list[dict[str, Any]]) -> None:
-    """Record ``[{"name", "options"}, ...]`` in a model directory, so that inference asks as training did."""
-    (Path(directory) / TASKS_FILE).write_text(json.dumps(tasks, indent=2) + "\n")
-
-
-def trained_tasks(directory: str | Path) -> dict[str, dict[str, Any]] | None:
-    """Task name -> the options it was trained with, from the model directory's ``tasks.json`` (``None`` when the
-    directory has none)."""
-    path = Path(directory) / TASKS_FILE
-    if not path.is_file():
-        return None
-    return {task.get("name"): dict(task.get("options") or {}) for task in json.loads(path.read_text())}
-
-
-def trained_options(directory: str | Path, name: str) -> dict[str, Any]:
-    """The options task ``name`` was trained with, from the model directory's ``tasks.json`` ({} if unknown)."""
-    return (trained_tasks(directory) or {}).get(name, {})
+    """Record ``[{"name", "options"}, ...]`` as the tasks of a saved model (its manifest), so that inference asks
+    as training did. A directory without a manifest (written before it) gets the older ``tasks.json``."""
+    manifest = read_manifest(directory)
+    if manifest is None:
+        (Path(directory) / LEGACY_TASKS).write_text(json.dumps(tasks, indent=2) + "\n")
+        return
+    manifest.tasks = {task["name"]: dict(task.get("options") or {}) for task in tasks}
+    write_manifest(directory, manifest)
 
 
 __all__ = [
@@ -86,6 +76,4 @@ __all__ = [
     "task_class",
     "task_name",
     "task_names",
-    "trained_options",
-    "trained_tasks",
 ]

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
@@ -25,10 +24,10 @@ from tqdm import tqdm
 from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
-from groundlm.inference.generate import evaluating
+from groundlm.inference.depth import depth_forward, evaluate_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
-from groundlm.metrics.depth import ALIGNMENTS, depth_metrics
+from groundlm.metrics.depth import ALIGNMENTS
 from groundlm.models.depth_losses import silog_loss, ssi_loss
 from groundlm.pretrain.tower import ensure_tower
 from groundlm.train.config import SplitSpec, read_yaml, typed
@@ -99,10 +98,6 @@ def with_depth(samples: Sequence[Sample], where: str) -> list[Sample]:
     return usable
 
 
-def _predict(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    return model(inputs["pixel_values"], inputs.get("prompt_ids"), inputs.get("prompt_mask"))
-
-
 def fit_depth(
     model: nn.Module,
     batcher: DepthBatcher,
@@ -133,7 +128,7 @@ def fit_depth(
         rng = np.random.default_rng([seed, step])
         batch = batcher.batch([samples[i] for i in rng.integers(len(samples), size=batch_size)], tokenize)
         batch = {k: v.to(dev) for k, v in batch.items()}
-        pred = _predict(model, batch)
+        pred = depth_forward(model, batch)
         if pred.shape[-2:] != batch["depth"].shape[-2:]:
             pred = F.interpolate(pred[:, None], size=batch["depth"].shape[-2:], mode="bilinear", align_corners=False)[
                 :, 0
@@ -147,49 +142,6 @@ def fit_depth(
         if log is not None:
             log.log(step + 1, "train", {"loss": value.item(), "lr": scheduler.get_last_lr()[0]})
     return time.perf_counter() - start
-
-
-@torch.no_grad()
-def predict_depth(
-    model: nn.Module,
-    batcher: DepthBatcher,
-    images: Sequence[Image.Image],
-    categories: Sequence[str | None] | None = None,
-    batch_size: int = 16,
-) -> list[np.ndarray]:
-    """Depth ``[H, W]`` (metres, float32) for each image at its own size: the model's map resized (bilinear)."""
-    categories = list(categories) if categories is not None else [None] * len(images)
-    tokenize = getattr(model, "prompt_batch", None)
-    out = []
-    with evaluating(model) as device:
-        for k in range(0, len(images), batch_size):
-            chunk = images[k : k + batch_size]
-            inputs = {
-                n: v.to(device) for n, v in batcher.inputs(chunk, categories[k : k + batch_size], tokenize).items()
-            }
-            maps = _predict(model, inputs)
-            for im, m in zip(chunk, maps):
-                full = F.interpolate(m[None, None], size=(im.height, im.width), mode="bilinear", align_corners=False)
-                out.append(full[0, 0].float().cpu().numpy())
-    return out
-
-
-def evaluate_depth(
-    model: nn.Module,
-    batcher: DepthBatcher,
-    samples: Sequence[Sample],
-    align: str = "none",
-    eigen_crop: bool = False,
-    batch_size: int = 16,
-) -> dict[str, float]:
-    """Depth metrics (:func:`~groundlm.metrics.depth.depth_metrics`) of the model's maps, resized to each ground
-    truth's size, over ``samples``, after ``align`` (none | median | lstsq | lstsq_disparity)."""
-    pairs = []
-    for k in range(0, len(samples), batch_size):
-        chunk = samples[k : k + batch_size]
-        preds = predict_depth(model, batcher, [s.load_image() for s in chunk], [s.scene_type for s in chunk])
-        pairs += [(p, s.load_depth()) for p, s in zip(preds, chunk)]
-    return depth_metrics(pairs, max_depth=batcher.max_depth, alignment=align, eigen_crop=eigen_crop)
 
 
 def train_depth(cfg: DepthTrainConfig, progress: bool = True) -> dict[str, Any]:

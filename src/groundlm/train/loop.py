@@ -38,10 +38,10 @@ from groundlm.inference.images import ImageCache
 from groundlm.models.losses import target_rows, target_tokens
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
-from groundlm.tasks import build_task, fit_model_config, save_task_list
+from groundlm.tasks import build_task, fit_model_config
 from groundlm.train.batches import StepBatches, decoded_splits, default_workers, step_loader
 from groundlm.train.config import SplitSpec, TrainConfig
-from groundlm.train.evaluate import evaluate_answers, evaluate_task
+from groundlm.train.evaluate import evaluate_backend
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import cosine_schedule
 from groundlm.train.stream import ExampleStream
@@ -188,6 +188,7 @@ def train(
     # Each task with the backend's own answer syntax (a transformers VLM writes boxes in its family's format).
     task_options = [backend.task_options(t.name, t.options) for t in cfg.tasks]
     tasks = [build_task(t.name, **options) for t, options in zip(cfg.tasks, task_options)]
+    backend.record_tasks({t.name: options for t, options in zip(cfg.tasks, task_options)})  # saved in manifests
     task_train = [_resolve_split(t.data, is_main, accelerator, loaded) if t.data else train_ds for t in cfg.tasks]
     task_val = [_resolve_split(t.val, is_main, accelerator, loaded) if t.val else val_ds for t in cfg.tasks]
     stream = ExampleStream(task_train, tasks, [t.weight for t in cfg.tasks], cfg.seed)
@@ -265,22 +266,9 @@ def train(
                 for task, split in zip(tasks, task_val):
                     if split is None:
                         continue
-                    if isinstance(backend, HFBackend):
-                        generator = backend.generator(cfg.max_new_tokens, cfg.num_beams)
-                        metrics = evaluate_answers(generator, task, split, cfg.eval_items, numeric=cfg.numeric)
-                    else:
-                        metrics = evaluate_task(
-                            model,
-                            collator,
-                            task,
-                            split,
-                            cfg.eval_items,
-                            cfg.max_new_tokens,
-                            cfg.num_beams,
-                            images,
-                            with_image_dependence=True,
-                            numeric=cfg.numeric,
-                        )
+                    metrics = evaluate_backend(
+                        backend, task, split, cfg.eval_items, cfg.max_new_tokens, cfg.num_beams, images, cfg.numeric
+                    )
                     evals[task.name] = metrics
                     log.log(done, f"eval/{task.name}", metrics)
                     tqdm.write(
@@ -302,7 +290,6 @@ def train(
     summary: dict[str, Any] = {}
     if is_main:
         backend.save(run_dir / "final")
-        save_task_list(run_dir / "final", [{"name": t.name, "options": o} for t, o in zip(cfg.tasks, task_options)])
         summary = {
             "steps": cfg.max_steps,
             "examples": cfg.max_steps * cfg.batch_size,

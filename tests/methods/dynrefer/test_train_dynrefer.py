@@ -2,7 +2,7 @@ import csv
 import json
 
 from groundlm.cli import main
-from groundlm.inference import load_model
+from groundlm.inference import load_vlm
 from groundlm.train.config import load_config
 from groundlm.train.loop import train
 from tests.train.conftest import tiny_train_config
@@ -45,7 +45,7 @@ def test_dynrefer_trains_its_three_losses_and_is_evaluated_from_the_command_line
     with open(tmp_path / "run" / "metrics.csv") as f:
         logged = {row[2] for row in csv.reader(f)}  # step, split, name, value
     assert {"loss/lm", "loss/tag", "loss/rtc"} <= logged
-    trained = load_model(summary["final_model"])
+    trained = load_vlm(summary["final_model"])
     tags = trained.config.views.tags
     assert "auto" not in tags and {"person", "head"} <= set(tags)  # the split's own tags
     argv = ["eval", "caption", "--checkpoint", summary["final_model"], "--data", f"spatialworld:{tiny_split / 'val'}"]

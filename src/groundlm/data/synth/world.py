@@ -173,7 +173,7 @@ _PORTRAIT = replace(_CLASSIC, name="portrait", distance=(1.0, 2.6), scene_weight
 # The head-pose domains' framing: one person 0.35-0.55 m from a camera at head height, the head about a third of
 # the picture wide (median 43 px at 128 px), as face datasets frame their subjects (300W-LP and AFLW2000: one face
 # over about half of a 450-px picture). Measured with a pose-probed tower: heads twice as small (0.6-1.1 m, 24 px)
-# gave 21.7 degrees across domains, close to the mean-pose floor; this framing gave 10.3 (README, face scale).
+# gave 21.7 degrees across domains, close to the mean-pose floor; this framing gave 10.3 (docs/data.md, face scale).
 _CLOSE_UP = dict(
     distance=(2.5, 6.0), people=(1, 1), person_distance=(0.35, 0.55), cam_height=(1.55, 1.75), tilt=(0.0, 8.0)
 )

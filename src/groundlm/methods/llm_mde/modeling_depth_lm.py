@@ -22,6 +22,7 @@ from peft import LoraConfig, inject_adapter_in_model
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from groundlm.manifest import Manifest, write_manifest
 from groundlm.methods.llm_mde.modeling_depth_head import AdaptationHead
 from groundlm.methods.llm_mde.modeling_reprogramming import LinearProjection, ReprogrammingLayer
 from groundlm.models.backbones import build_reader, build_vision, reader_from_config, resolve_vision
@@ -146,9 +147,11 @@ class DepthLM(nn.Module):
 
     # ---------------------------------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.json``, ``model.safetensors`` and the tokenizer."""
+        """Write ``config.json``, ``model.safetensors``, the tokenizer and the manifest (``groundlm.json``, kind
+        ``depth``, its one task ``depth``)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        write_manifest(directory, Manifest("depth", {"depth": {}}))
         config = replace(self.config, vision=resolve_vision(self.config.vision))
         data = {CONFIG_KEY: config.to_dict(), "reader": self.lm.config.to_dict()}
         (directory / CONFIG).write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,295 @@
+"""The model handle: any saved model directory -> one object that answers every task it knows.
+
+``load_model(directory)`` reads the directory's manifest (``groundlm.json``, :mod:`groundlm.manifest`) and builds the
+handle for its kind: groundlm's grounded VLM and a transformers VLM (a model, a LoRA run on one, or a merge) answer
+``refer``, ``region_caption``, ``pose`` and ``narrate`` through their backend; an LLM-MDE model answers ``depth``.
+Each task is asked the way the model was trained on it (the manifest's options: box ``format``, ``query_first``,
+``reread``, ``image``), unless the caller says otherwise. ``predict``, ``eval --checkpoint``, ``serve``, ``merge`` and
+the benches hold a model only through this handle, so a task works the same through each of them.
+
+A directory written before the manifest is read once here (:func:`model_manifest`): this is the one place that looks
+at a directory's files to tell what it holds. Errors are plain exceptions (``FileNotFoundError`` for a path that is
+not a model, ``ValueError`` for a question the model cannot answer) for a front end to word.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from groundlm.adapters.lora import ADAPTER_FILE
+from groundlm.backends import hf, native  # modules: importing groundlm.backends first also loads this package
+from groundlm.backends.architectures import is_adapter_run, is_hf_dir
+from groundlm.backends.base import BACKEND_FILE, Backend
+from groundlm.data.sample import Sample
+from groundlm.inference.depth import evaluate_depth, predict_depth
+from groundlm.inference.generate import TextGenerator
+from groundlm.inference.images import ImageCache
+from groundlm.inference.loader import load_depth_model, load_vlm
+from groundlm.inference.predict import PREDICT_TASKS, AnswerOptions, Query, predict_batch, query_example
+from groundlm.manifest import MANIFEST, Manifest, read_manifest, recorded_tasks
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
+from groundlm.models.vlm import CONFIG, GroundedVLM
+from groundlm.tasks import build_task
+from groundlm.tasks.base import Task
+
+__all__ = ["DEPTH_TASKS", "DepthModel", "GroundedModel", "Model", "load_model", "model_manifest"]
+
+DEPTH_TASKS = ("depth",)
+KIND_NAMES = {"vlm": "grounded VLM", "hf": "transformers VLM", "depth": "depth model (LLM-MDE)"}
+
+
+def model_manifest(directory: str | Path) -> Manifest:
+    """The manifest of a saved model: its ``groundlm.json``, or, for a directory written before it, what its files
+    say (``config.json``, ``backend.json``, adapters, ``tasks.json``). ``FileNotFoundError`` for a path that holds
+    no model."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such model directory (not a groundlm model directory)")
+    manifest = read_manifest(directory)
+    if manifest is not None:
+        return manifest
+    tasks = recorded_tasks(directory)
+    if is_adapter_run(directory):
+        return Manifest("hf", tasks, json.loads((directory / BACKEND_FILE).read_text()).get("base"))
+    if is_hf_dir(directory):
+        return Manifest("hf", tasks)
+    if is_depth_model_dir(directory):
+        return Manifest("depth", {"depth": {}})
+    if (directory / CONFIG).is_file() or (directory / ADAPTER_FILE).is_file():
+        return Manifest("vlm", tasks)  # adapters alone load on the base the caller names
+    raise FileNotFoundError(f"{directory}: not a model directory (no {CONFIG}, no {MANIFEST})")
+
+
+class Model:
+    """A saved model in memory: its ``kind`` (``vlm``, ``hf`` or ``depth``), its ``tasks`` (name -> the options it
+    was trained with; every task it can answer, with none, when its directory does not say) and :meth:`answer`.
+    Built by :func:`load_model` (or :meth:`GroundedModel.of` for a model in memory)."""
+
+    kind: str
+    tasks: dict[str, dict[str, Any]]
+    answerable: tuple[str, ...] = ()  # every task it can be asked, trained on or not
+
+    def __init__(self, manifest: Manifest, directory: Path | None = None, name: str | None = None) -> None:
+        self.kind = manifest.kind
+        self.manifest = manifest
+        self.directory = directory
+        self._name = name
+        # A directory that does not say which tasks it learned answers each task it can, with default options.
+        self.tasks = dict(manifest.tasks) or {task: {} for task in self.answerable}
+
+    @property
+    def name(self) -> str:
+        """What to call the model: as given, else its directory's name (a run's model directories are named final/
+        or step-N/, so the run's name too)."""
+        if self._name is not None or self.directory is None:
+            return self._name or "model"
+        path = self.directory.resolve()
+        return f"{path.parent.name}/{path.name}" if path.name == "final" or path.name.startswith("step-") else path.name
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the model, with its manifest, into ``directory``: it loads again with :func:`load_model`."""
+        raise NotImplementedError
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        """The tasks to offer a user: those it was trained on that it can answer, else every one it can."""
+        return tuple(t for t in self.answerable if t in self.manifest.tasks) or self.answerable
+
+    @property
+    def device(self) -> torch.device:
+        raise NotImplementedError
+
+    def check_task(self, task: str) -> None:
+        """Raises ``ValueError`` for a task this model cannot answer."""
+        if task not in self.answerable:
+            raise ValueError(
+                f"{self.name} holds a {KIND_NAMES[self.kind]}: it answers {', '.join(self.answerable)}, not {task!r}"
+            )
+
+    def answer(self, image: Image.Image, task: str, query: str | None = None, **options: Any) -> dict[str, Any]:
+        """The answer to one question about ``image``, the dict ``groundlm predict`` prints (see
+        :func:`~groundlm.inference.predict.predict`). ``region_caption`` takes ``box=(x0, y0, x1, y1)`` pixels;
+        other ``options`` override how the model was trained (``format``, ``constrain``, ``numeric``, ``reread``,
+        ``query_first``, ``region_image``, ``max_new_tokens``, ``num_beams``)."""
+        box = options.pop("box", None)
+        query_ = Query(image, task, query, tuple(box) if box is not None else None)
+        return self.answer_batch([query_], self.options(task, **options))[0]
+
+    def options(self, task: str, **given: Any) -> AnswerOptions:
+        """How to ask ``task``: as given, else as the model was trained."""
+        raise NotImplementedError
+
+    def check(self, query: Query, options: AnswerOptions) -> None:
+        """Raises ``ValueError`` for a query this model cannot answer (before it joins a batch)."""
+        self.check_task(query.task)
+
+    def task(self, name: str, format: str | None = None) -> Task:
+        """Task ``name`` as the model was trained on it, for scoring its answers on a dataset."""
+        self.check_task(name)
+        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer {name!r} in text")
+
+    def generator(
+        self, max_new_tokens: int = 24, images: ImageCache | None = None, progress: bool = False
+    ) -> TextGenerator:
+        """A text generator over the model (for evaluation on a dataset)."""
+        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer in text")
+
+    def evaluate_depth(self, samples: Sequence[Sample], align: str = "none", eigen_crop: bool = False) -> dict:
+        """Depth metrics over ``samples`` (which have depth), after ``align`` (docs/architecture.md, section 3)."""
+        self.check_task("depth")
+        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer depth")
+
+    def answer_batch(
+        self, queries: Sequence[Query], options: AnswerOptions, batch_size: int = 32
+    ) -> list[dict[str, Any]]:
+        """One result per query, in order, answered in batches (queries that share ``options``)."""
+        raise NotImplementedError
+
+
+class GroundedModel(Model):
+    """A VLM that answers in text (groundlm's own, or a transformers family's), through its backend
+    (:mod:`groundlm.backends`)."""
+
+    answerable = PREDICT_TASKS
+
+    def __init__(self, manifest: Manifest, directory: Path | None, backend: Backend, name: str | None = None) -> None:
+        super().__init__(manifest, directory, name)
+        self.backend = backend
+        backend.record_tasks(manifest.tasks)
+
+    @classmethod
+    def of(
+        cls, vlm: GroundedVLM, tasks: dict[str, dict[str, Any]] | None = None, name: str | None = None
+    ) -> GroundedModel:
+        """A handle on a groundlm VLM in memory (built or trained in this process), trained on ``tasks``."""
+        return cls(Manifest("vlm", dict(tasks or {})), None, native.NativeBackend(vlm.eval()), name)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        return Path(self.backend.save(directory))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.backend.module.parameters()).device
+
+    def trained(self, task: str) -> dict[str, Any]:
+        """The options ``task`` was trained with ({} if the model does not say)."""
+        return self.manifest.tasks.get(task, {})
+
+    @property
+    def box_format(self) -> str:
+        """The box format refer answers are read in: as its refer task was trained, else the backend's own."""
+        return self.trained("refer").get("format") or self.backend.box_format
+
+    def options(self, task: str, **given: Any) -> AnswerOptions:
+        self.check_task(task)
+        unknown = set(given) - set(AnswerOptions.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown answer options {', '.join(sorted(unknown))}")
+        given = {k: v for k, v in given.items() if v is not None}
+        trained = {
+            "format": self.box_format,
+            "reread": bool(self.trained("pose").get("reread", False)),
+            "query_first": bool(self.trained("refer").get("query_first", False)),
+            "region_image": bool(self.trained("region_caption").get("image", True)),
+            "max_new_tokens": self.backend.answer_tokens,
+        }
+        return AnswerOptions(**{**trained, **given})
+
+    def check(self, query: Query, options: AnswerOptions) -> None:
+        self.check_task(query.task)
+        query_example(query, options)
+
+    def answer_batch(
+        self, queries: Sequence[Query], options: AnswerOptions, batch_size: int = 32
+    ) -> list[dict[str, Any]]:
+        for q in queries:
+            self.check_task(q.task)
+        return predict_batch(self.backend.answerer(), list(queries), options, batch_size)
+
+    def task(self, name: str, format: str | None = None) -> Task:
+        """Task ``name`` as the model was trained on it (its box format as given, else as trained), for scoring
+        answers to a dataset (:func:`~groundlm.train.evaluate.evaluate_answers`)."""
+        options: dict[str, Any] = {}
+        if name in ("refer", "grounded_list"):
+            options["format"] = format or self.box_format
+        if name == "refer":
+            options["query_first"] = bool(self.trained("refer").get("query_first", False))
+        if name == "pose":
+            options["reread"] = bool(self.trained("pose").get("reread", False))
+        if name == "region_caption":
+            options["image"] = bool(self.trained("region_caption").get("image", True))
+        return build_task(name, **self.backend.task_options(name, options))
+
+    def generator(
+        self, max_new_tokens: int = 24, images: ImageCache | None = None, progress: bool = False
+    ) -> TextGenerator:
+        """A text generator over the model; ``max_new_tokens`` unless its answer syntax needs its own length."""
+        return self.backend.generator(self.backend.answer_tokens or max_new_tokens, images=images, progress=progress)
+
+
+class DepthModel(Model):
+    """An LLM-MDE depth model: ``depth`` answers a picture with its depth map (metres)."""
+
+    answerable = DEPTH_TASKS
+
+    def __init__(self, manifest: Manifest, directory: Path | None, module: DepthLM, name: str | None = None) -> None:
+        super().__init__(manifest, directory, name)
+        self.module = module
+        self.batcher = DepthBatcher.for_model(module)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        return self.module.save_pretrained(directory)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def options(self, task: str, **given: Any) -> AnswerOptions:
+        self.check_task(task)
+        return AnswerOptions()  # a depth map has nothing to choose
+
+    def answer_batch(
+        self, queries: Sequence[Query], options: AnswerOptions | None = None, batch_size: int = 16
+    ) -> list[dict[str, Any]]:
+        """``{"task": "depth", "depth": [H, W] float32 metres at the picture's size (an array: a front end writes
+        it as an image, :func:`~groundlm.inference.predict.draw_overlay` colours it), "metres": {min, median,
+        max}}``."""
+        for q in queries:
+            self.check_task(q.task)
+        maps = self.predict_depth([q.image for q in queries], batch_size)
+        return [{"task": "depth", "depth": m, "metres": depth_range(m)} for m in maps]
+
+    def predict_depth(self, images: Sequence[Image.Image], batch_size: int = 16) -> list[np.ndarray]:
+        """Depth ``[H, W]`` (metres, float32) for each picture at its own size."""
+        return predict_depth(self.module, self.batcher, images, batch_size=batch_size)
+
+    def evaluate_depth(self, samples: Sequence[Sample], align: str = "none", eigen_crop: bool = False) -> dict:
+        return evaluate_depth(self.module, self.batcher, samples, align, eigen_crop)
+
+
+def depth_range(depth: np.ndarray) -> dict[str, float]:
+    """The smallest, median and largest depth of a map (metres, rounded to millimetres)."""
+    return {k: round(float(f(depth)), 3) for k, f in (("min", np.min), ("median", np.median), ("max", np.max))}
+
+
+def load_model(
+    directory: str | Path, device: str | torch.device | None = None, base: str | Path | None = None
+) -> Model:
+    """The model saved in ``directory``, in eval mode on ``device`` (default: where it was built), whatever its
+    kind. ``base``: the model directory that a directory of groundlm LoRA adapters alone applies to."""
+    directory = Path(directory)
+    manifest = model_manifest(directory)
+    if manifest.kind == "depth":
+        return DepthModel(manifest, directory, load_depth_model(directory, device=device))
+    if manifest.kind == "hf":
+        return GroundedModel(manifest, directory, hf.HFBackend.load(directory, device=device))
+    vlm = load_vlm(directory, base=base or manifest.base, device=device)
+    return GroundedModel(manifest, directory, native.NativeBackend(vlm))
