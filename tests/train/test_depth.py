@@ -9,7 +9,7 @@ from PIL import Image
 from groundlm import data
 from groundlm.cli import main
 from groundlm.errors import UserError
-from groundlm.methods.llm_mde.inference_depth import evaluate_depth, predict_depth
+from groundlm.inference.depth import evaluate_depth, predict_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.config import LanguageConfig, VisionConfig

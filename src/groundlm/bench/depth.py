@@ -40,8 +40,8 @@ from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
+from groundlm.inference.depth import evaluate_depth
 from groundlm.inference.loader import is_model_dir, load_vlm
-from groundlm.methods.llm_mde.inference_depth import evaluate_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig

@@ -28,12 +28,12 @@ from groundlm.backends import hf, native  # modules: importing groundlm.backends
 from groundlm.backends.architectures import is_adapter_run, is_hf_dir
 from groundlm.backends.base import BACKEND_FILE, Backend
 from groundlm.data.sample import Sample
+from groundlm.inference.depth import evaluate_depth, predict_depth
 from groundlm.inference.generate import TextGenerator
 from groundlm.inference.images import ImageCache
 from groundlm.inference.loader import load_depth_model, load_vlm
 from groundlm.inference.predict import PREDICT_TASKS, AnswerOptions, Query, predict_batch, query_example
 from groundlm.manifest import MANIFEST, Manifest, read_manifest, recorded_tasks
-from groundlm.methods.llm_mde.inference_depth import evaluate_depth, predict_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.vlm import CONFIG, GroundedVLM

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
-from groundlm.methods.llm_mde.inference_depth import depth_forward, evaluate_depth
+from groundlm.inference.depth import depth_forward, evaluate_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.metrics.depth import ALIGNMENTS

@@ -4,8 +4,7 @@ into the language model's word space, read after an adaptive prompt, and turned 
 * :mod:`.modeling_depth_lm`: the depth model (:class:`~.modeling_depth_lm.DepthLM`) and its config;
 * :mod:`.modeling_reprogramming`: cross-modal reprogramming (and its linear ablation);
 * :mod:`.modeling_depth_head`: the adaptation head, tokens back to a depth map;
-* :mod:`.task_depth_prompt`: the adaptive prompt; :mod:`.task_depth`: depth batches;
-* :mod:`.inference_depth`: depth maps for pictures, and their metrics over samples.
+* :mod:`.task_depth_prompt`: the adaptive prompt; :mod:`.task_depth`: depth batches.
 """
 
 PARTS = {
