@@ -1,7 +1,8 @@
 """The package's import layering (docs/architecture.md, section 2): imports go only downward and form no cycle.
 
-Every ``groundlm`` import counts, including those inside functions; imports under ``if TYPE_CHECKING:`` do not (they
-never run). Run this file directly to print each module's layer and every violation.
+Every ``groundlm`` import counts, including those inside functions and those under ``if TYPE_CHECKING:`` (a type that
+only a checker sees still ties the two modules together). Run this file directly to print each module's layer and
+every violation.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.methods",
     ),
     ("groundlm.metrics", "groundlm.data", "groundlm.methods.*.metrics_*"),
-    # LoRA adapters are part of a model's config (VLMConfig.lora): models build them; merging sits above.
-    ("groundlm.models", "groundlm.adapters.lora", "groundlm.methods.*.modeling_*"),
+    ("groundlm.models", "groundlm.methods.*.modeling_*"),
     # The backend interface and loading options (a train config's ``backend``) sit beside the tasks they serve.
     ("groundlm.adapters", "groundlm.tasks", "groundlm.backends.base", "groundlm.methods.*.task_*"),
     # The configuration, schedule and metrics log that every training loop shares (tower pretraining too).
@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.train.metrics_log",
         "groundlm.methods.*.inference_*",
     ),
-    ("groundlm.train", "groundlm.evaluation", "groundlm.predict", "groundlm.serve", "groundlm.methods.*.recipe*"),
+    ("groundlm.train", "groundlm.evaluation", "groundlm.serve", "groundlm.methods.*.recipe*"),
     ("groundlm.bench",),
     ("groundlm.cli", "groundlm.__main__"),
 ]
@@ -70,32 +70,16 @@ def layer_of(module: str) -> int:
     return layer
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    t = node.test
-    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
-        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
-    )
-
-
 def imports_of(path: Path, known: set[str]) -> set[str]:
     """The ``groundlm`` modules that ``path`` imports (``from pkg import mod`` names the module when it is one)."""
-    tree = ast.parse(path.read_text())
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node) for n in node.body}
     found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if id(node) in skip:
-            return
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("groundlm"))
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("groundlm"):
             for a in node.names:
                 sub = f"{node.module}.{a.name}"
                 found.add(sub if sub in known else node.module)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
     return found
 
 
@@ -176,6 +160,14 @@ def test_the_checker_sees_a_cycle_and_an_upward_import():
     graph = {"groundlm.geometry.a": {"groundlm.cli"}, "groundlm.cli": {"groundlm.geometry.a"}}
     assert cycles(graph) == [["groundlm.cli", "groundlm.geometry.a"]]
     assert upward_imports(graph) == ["groundlm.geometry.a (layer 0) imports groundlm.cli (layer 7)"]
+
+
+def test_imports_for_type_checkers_count(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from groundlm.models.vlm import GroundedVLM\n"
+    )
+    assert imports_of(module, {"groundlm.models.vlm"}) == {"groundlm.models.vlm"}
 
 
 if __name__ == "__main__":

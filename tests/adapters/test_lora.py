@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from groundlm.adapters.lora import LoraSpec, load_lora, merge_lora, save_lora
+from groundlm.adapters.lora import load_lora, merge_lora, save_lora
+from groundlm.models.lora import LoraSpec
 from groundlm.models.vlm import GroundedVLM
 
 from ..models.conftest import tiny_config

@@ -4,7 +4,7 @@ import pytest
 import torch
 from peft.utils import merge_utils
 
-from groundlm.adapters.lora import LoraSpec, merge_lora, save_lora
+from groundlm.adapters.lora import merge_lora, save_lora
 from groundlm.adapters.merge import (
     cosine,
     layer_of,
@@ -12,6 +12,7 @@ from groundlm.adapters.merge import (
     merge_models,
     merge_state_dicts,
 )
+from groundlm.models.lora import LoraSpec
 from groundlm.models.vlm import GroundedVLM
 
 from ..models.conftest import tiny_config

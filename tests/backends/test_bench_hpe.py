@@ -1,10 +1,10 @@
 """``groundlm bench hpe --base-model DIR`` on a transformers VLM: the HPE-CogVLM recipe (pose LoRA with rehearsal,
 merges, evaluation) with a tiny random PaliGemma as the grounding base, answering in its own box syntax."""
 
-from groundlm.adapters.lora import LoraSpec
 from groundlm.baselines.crop_pose import CropPoseConfig
 from groundlm.bench.hpe import HpeBenchConfig, run_hpe_bench
 from groundlm.formats.numeric import NumericDecoding
+from groundlm.models.lora import LoraSpec
 
 from .tiny import save_paligemma
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
-from groundlm.adapters.lora import LoraSpec
 from groundlm.backends import load_backend
 from groundlm.backends.hf import HFBackend
 from groundlm.cli import main
 from groundlm.data.sample import Sample
+from groundlm.models.lora import LoraSpec
 from groundlm.models.losses import IGNORE
 from groundlm.tasks import ReferTask
 from groundlm.tasks.base import Example

@@ -6,6 +6,8 @@ from groundlm.baselines.depth_cnn import DepthCNN, DepthCNNConfig, MeanDepthMap
 from groundlm.data.sample import Sample
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 
+from ..conftest import tiny_vision
+
 
 def _sample(i: int, depth: np.ndarray) -> Sample:
     s = Sample(id=str(i), width=depth.shape[1], height=depth.shape[0])
@@ -41,9 +43,8 @@ def test_a_sample_without_depth_is_refused():
 
 def test_tower_depth_reads_the_tower_alone_and_trains_only_the_head():
     from groundlm.baselines.depth_cnn import TowerDepth
-    from groundlm.models.config import VisionConfig
 
-    vision = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+    vision = tiny_vision()
     model = TowerDepth(vision, channels=16, blocks=2, max_depth=10.0, freeze_tower=True)
     depth = model(torch.randn(2, 3, 32, 32))
     assert depth.shape == (2, 16, 16) and model.out_size == 16

@@ -15,11 +15,12 @@ from groundlm.bench.depth import (
 )
 from groundlm.data.sample import Sample
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLMConfig
-from groundlm.models.config import LanguageConfig, VisionConfig
+
+from ..conftest import tiny_language, tiny_vision
 
 
 def tiny_bench(tmp_path, **kw) -> DepthBenchConfig:
-    vision = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+    vision = tiny_vision()
     values = dict(
         run_dir=str(tmp_path / "run"),
         data_dir=str(tmp_path / "data"),
@@ -29,7 +30,7 @@ def tiny_bench(tmp_path, **kw) -> DepthBenchConfig:
         size=32,
         shots=(1, 2),
         tower=None,
-        language=LanguageConfig(kind="llama", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64),
+        language=tiny_language(kind="llama", num_layers=1),
         lm_steps=2,
         model=DepthLMConfig(vision=vision, prototypes=8, heads=2, head_channels=8, head_blocks=2, lm_training="lora"),
         steps=2,

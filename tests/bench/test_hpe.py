@@ -1,9 +1,9 @@
 import json
 import math
 
-from groundlm.adapters.lora import LoraSpec
 from groundlm.baselines.crop_pose import CropPoseConfig
 from groundlm.bench.hpe import COLUMNS, HpeBenchConfig, format_hpe_table, preset, run_hpe_bench
+from groundlm.models.lora import LoraSpec
 
 from ..models.conftest import tiny_config
 

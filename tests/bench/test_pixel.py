@@ -1,7 +1,8 @@
 import json
 
 from groundlm.bench.pixel import COLUMNS, PixelBenchConfig, format_pixel_table, run_pixel_bench
-from groundlm.models.config import LanguageConfig, VisionConfig
+
+from ..conftest import tiny_language, tiny_vision
 
 
 def test_pixel_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
@@ -12,10 +13,8 @@ def test_pixel_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
         n_test=3,
         size=32,
         tower=None,
-        vision=VisionConfig(
-            image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64
-        ),
-        language=LanguageConfig(kind="llama", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64),
+        vision=tiny_vision(),
+        language=tiny_language(kind="llama", num_layers=1),
         steps=2,
         batch_size=4,
         eval_items=3,

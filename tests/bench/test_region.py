@@ -1,7 +1,8 @@
 import json
 
 from groundlm.bench.region import COLUMNS, RegionBenchConfig, format_region_table, run_region_bench
-from groundlm.models.config import LanguageConfig, VisionConfig
+
+from ..conftest import tiny_language, tiny_vision
 
 
 def test_region_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
@@ -12,10 +13,8 @@ def test_region_bench_runs_every_row_and_writes_the_same_numbers(tmp_path):
         n_test=2,
         size=48,
         tower=None,
-        vision=VisionConfig(
-            image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, freeze=True
-        ),
-        language=LanguageConfig(kind="llama", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64),
+        vision=tiny_vision(freeze=True),
+        language=tiny_language(kind="llama", num_layers=1),
         queries=2,
         steps=2,
         detector_steps=2,

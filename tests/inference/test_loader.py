@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from groundlm.adapters.lora import LoraSpec, save_lora
+from groundlm.adapters.lora import save_lora
 from groundlm.data.sample import Sample
 from groundlm.inference import Collator, LocalGenerator, answer, is_adapter_dir, is_model_dir, load_vlm
+from groundlm.models.lora import LoraSpec
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example
 from groundlm.tasks.refer import ReferTask

@@ -9,13 +9,15 @@ from groundlm import data
 from groundlm.data.synth.writer import write_split
 from groundlm.geometry.rotations import euler_to_matrix
 from groundlm.models.backbones import is_tower_dir, read_tower
-from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
+from groundlm.models.config import VisionConfig, VLMConfig
 from groundlm.models.depth_losses import silog_loss
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.heads import LOSSES, DenseHeads, dense_losses
 from groundlm.pretrain.targets import CLASSES, COLORS, TEXTURES, dense_targets, flip_targets
 from groundlm.pretrain.tower import TowerPretrainConfig, load_pretrain_config, preset, pretrain_tower
 from groundlm.train.config import SplitSpec
+
+from ..conftest import tiny_language, tiny_vision
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +117,7 @@ def test_dense_losses_are_named_and_reach_the_tower():
 
 
 def _tiny_cfg(tmp_path, split, kind="resnet", steps=3, **kw) -> TowerPretrainConfig:
-    vision = VisionConfig(
-        kind=kind, image_size=64, patch_size=8, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64
-    )
+    vision = tiny_vision(kind=kind, image_size=64, num_layers=2)
     return TowerPretrainConfig(
         out=str(tmp_path / "tower"),
         vision=vision,
@@ -141,7 +141,7 @@ def test_pretrained_tower_loads_into_a_vlm_frozen_and_survives_without_its_folde
     arch, info = read_tower(tower_dir)
     assert arch.kind == kind and arch.patch_size == 8 and info["steps"] == 3
 
-    lang = LanguageConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=128)
+    lang = tiny_language(num_layers=1, max_positions=128)
     model = GroundedVLM(VLMConfig(vision=VisionConfig(path=str(tower_dir), freeze=True), language=lang))
     # The architecture comes from the tower directory, the weights too.
     assert model.config.vision.kind == kind and model.vision.grid == 8

@@ -1,6 +1,8 @@
 import pytest
 import yaml
 
+from ..conftest import TINY_LANGUAGE, TINY_VISION
+
 
 @pytest.fixture(scope="session")
 def tiny_split(tmp_path_factory):
@@ -20,21 +22,8 @@ def tiny_train_config(tmp_path, split, **overrides):
         "val": f"spatialworld:{split / 'val'}",
         "tasks": [{"name": "refer", "weight": 3}, {"name": "region_caption", "weight": 1}],
         "model": {
-            "vision": {
-                "image_size": 32,
-                "patch_size": 8,
-                "hidden_size": 32,
-                "num_layers": 1,
-                "num_heads": 2,
-                "intermediate_size": 64,
-            },
-            "language": {
-                "hidden_size": 32,
-                "num_layers": 2,
-                "num_heads": 2,
-                "intermediate_size": 64,
-                "max_positions": 128,
-            },
+            "vision": dict(TINY_VISION),
+            "language": {**TINY_LANGUAGE, "max_positions": 128},
             "patch_position": "sincos",
         },
         "batch_size": 4,

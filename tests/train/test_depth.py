@@ -12,18 +12,18 @@ from groundlm.errors import UserError
 from groundlm.inference.depth import evaluate_depth, predict_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
-from groundlm.models.config import LanguageConfig, VisionConfig
 from groundlm.train.config import SplitSpec
 from groundlm.train.depth import DepthTrainConfig, depth_loss, train_depth
 
-TINY_VISION = dict(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
-TINY_LM = dict(kind="bert", hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_positions=256)
+from ..conftest import TINY_LANGUAGE, TINY_VISION, tiny_language, tiny_vision
+
+TINY_LM = {**TINY_LANGUAGE, "kind": "bert", "num_layers": 1, "max_positions": 256}
 
 
 def tiny_model_config(**kw) -> DepthLMConfig:
     return DepthLMConfig(
-        vision=VisionConfig(**TINY_VISION),
-        language=LanguageConfig(**TINY_LM),
+        vision=tiny_vision(),
+        language=tiny_language(**TINY_LM),
         prototypes=16,
         heads=4,
         head_channels=16,

@@ -1,11 +1,11 @@
 import torch
 
 from groundlm.data import load
+from groundlm.inference.collate import Collator
+from groundlm.models.losses import token_loss_sum
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks import build_task
-from groundlm.train.collate import Collator
 from groundlm.train.evaluate import image_dependence
-from groundlm.train.loss import token_loss_sum
 from groundlm.train.stream import ImageCache, evaluation_examples
 
 from ..models.conftest import tiny_config

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -33,9 +33,9 @@ from groundlm.errors import InternalError
 from groundlm.manifest import read_manifest, recorded_tasks, write_manifest
 from groundlm.models.state import tied_once
 from groundlm.models.vlm import GroundedVLM
+from groundlm.registry import Registry
 
 State = dict[str, torch.Tensor]
-METHODS = ("task_arithmetic", "ties", "dare_linear", "dare_ties", "layer_select")
 Granularity = Literal["module", "block"]
 # A transformer block: "...layers.3." (Llama, Qwen2, CLIP, SigLIP), "...h.3." (GPT-2), "...layer.3." (ViT),
 # "...stages.1." (ResNet). The block is the prefix up to and including the index.
@@ -61,6 +61,19 @@ def task_vectors(base: State, tuned: Sequence[State]) -> list[State]:
     ]
 
 
+# (deltas, weights, density) -> the merged task vector of one tensor; ``peft.utils.merge_utils`` does the math.
+DeltaMerge = Callable[[list[torch.Tensor], torch.Tensor, float], torch.Tensor]
+DELTA_MERGES: Registry[DeltaMerge] = Registry(
+    "task-vector merge",
+    {
+        "task_arithmetic": lambda deltas, weights, density: merge_utils.task_arithmetic(deltas, weights),
+        "ties": merge_utils.ties,
+        "dare_linear": merge_utils.dare_linear,
+        "dare_ties": merge_utils.dare_ties,
+    },
+)
+
+
 def merge_deltas(
     deltas: Sequence[torch.Tensor],
     method: str,
@@ -68,23 +81,16 @@ def merge_deltas(
     density: float = 0.5,
     generator_seed: int = 0,
 ) -> torch.Tensor:
-    """One merged task vector from the same tensor's ``deltas`` (``peft.utils.merge_utils``).
+    """One merged task vector from the same tensor's ``deltas`` by ``method``, one of :data:`DELTA_MERGES`.
 
     ``weights`` are the ``λ_t``; ``density`` is the kept share for TIES and DARE. DARE's random drop is seeded
-    by ``generator_seed`` so a merge is reproducible.
+    by ``generator_seed`` so a merge is reproducible (the global random state is left as it was).
     """
+    merge = DELTA_MERGES.get_known(method)
     w = torch.tensor(list(weights), dtype=torch.float32)
-    if method == "task_arithmetic":
-        return merge_utils.task_arithmetic(list(deltas), w)
-    if method == "ties":
-        return merge_utils.ties(list(deltas), w, density)
-    if method in ("dare_linear", "dare_ties"):
-        fork = torch.random.fork_rng(devices=[])
-        with fork:
-            torch.manual_seed(generator_seed)
-            fn = merge_utils.dare_linear if method == "dare_linear" else merge_utils.dare_ties
-            return fn(list(deltas), w, density)
-    raise ValueError(f"unknown merge method {method!r}; known: {', '.join(METHODS)}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(generator_seed)
+        return merge(list(deltas), w, density)
 
 
 def merge_state_dicts(
@@ -220,6 +226,30 @@ def load_full_state(directory: str | Path, base_dir: str | Path | None = None) -
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+# (base, tuned, weights, density, tau, granularity, seed) -> (merged state, what was done for the report)
+StateMerge = Callable[
+    [State, Sequence[State], Sequence[float] | None, float, float, Granularity, int], tuple[State, dict]
+]
+
+
+def _task_vector_merge(method: str) -> StateMerge:
+    def merge(base, tuned, weights, density, tau, granularity, seed):
+        merged = merge_state_dicts(base, tuned, method, weights, density, seed)
+        return merged, {"weights": list(weights) if weights is not None else [1.0] * len(tuned), "density": density}
+
+    return merge
+
+
+def _layer_select(base, tuned, weights, density, tau, granularity, seed):
+    merged, chosen = layer_select_merge(base, tuned, tau, granularity)
+    return merged, {"layers": chosen.to_dict(), "taken": {k: len(v) for k, v in chosen.taken().items()}}
+
+
+MERGE_METHODS: Registry[StateMerge] = Registry(
+    "merge method", {**{name: _task_vector_merge(name) for name in DELTA_MERGES}, "layer_select": _layer_select}
+)
+
+
 def merge_states(
     base: State,
     tuned: Sequence[State],
@@ -230,19 +260,11 @@ def merge_states(
     granularity: Granularity = "module",
     seed: int = 0,
 ) -> tuple[State, dict]:
-    """The merged weights of ``tuned`` with ``base`` by ``method``, and the report of what was done (arguments and,
-    for layer selection, where each layer came from)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown merge method {method!r}; known: {', '.join(METHODS)}")
-    report: dict = {"method": method}
-    if method == "layer_select":
-        merged, chosen = layer_select_merge(base, tuned, tau, granularity)
-        report["layers"] = chosen.to_dict()
-        report["taken"] = {k: len(v) for k, v in chosen.taken().items()}
-    else:
-        merged = merge_state_dicts(base, tuned, method, weights, density, seed)
-        report.update(weights=list(weights) if weights is not None else [1.0] * len(tuned), density=density)
-    return merged, report
+    """The merged weights of ``tuned`` with ``base`` by ``method`` (one of :data:`MERGE_METHODS`), and the report of
+    what was done (arguments and, for layer selection, where each layer came from)."""
+    merge = MERGE_METHODS.get_known(method)
+    merged, done = merge(base, tuned, weights, density, tau, granularity, seed)
+    return merged, {"method": method, **done}
 
 
 def load_merged(model: torch.nn.Module, merged: State) -> None:
@@ -278,8 +300,7 @@ def merge_models(
 ) -> dict:
     """Merge model (or adapter) directories into ``out_dir``, a model directory ``from_pretrained`` loads, with a
     ``merge.json`` report (method, arguments and, for layer selection, where each layer came from)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown merge method {method!r}; known: {', '.join(METHODS)}")
+    MERGE_METHODS.get_known(method)
     model = GroundedVLM.from_pretrained(base_dir)
     if model.has_lora:
         raise ValueError(f"{base_dir}: the base model has LoRA adapters; merge them into it first")

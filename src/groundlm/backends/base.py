@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import torch
 from PIL import Image
 
-from groundlm.adapters.lora import LoraSpec
+from groundlm.models.lora import LoraSpec
 from groundlm.tasks.base import Example
 
 BACKEND_FILE = "backend.json"  # beside a trained transformers backend: which base and how it was loaded

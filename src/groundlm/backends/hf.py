@@ -19,7 +19,6 @@ from torch import nn
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from groundlm import formats
-from groundlm.adapters.lora import LoraSpec
 from groundlm.backends.architectures import (
     LANGUAGE_TARGETS,
     Architecture,
@@ -34,6 +33,7 @@ from groundlm.inference.generate import evaluating
 from groundlm.inference.images import ImageCache
 from groundlm.manifest import Manifest, write_manifest
 from groundlm.models.constrained import FormatConstraint
+from groundlm.models.lora import LoraSpec
 from groundlm.models.losses import target_tokens, token_loss_sum
 from groundlm.tasks.base import Example
 

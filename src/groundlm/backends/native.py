@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from groundlm.adapters.lora import LoraSpec
 from groundlm.inference.collate import Collator
 from groundlm.inference.generate import LocalGenerator
 from groundlm.inference.image_dependence import image_dependence
 from groundlm.inference.images import ImageCache
+from groundlm.models.lora import LoraSpec
 from groundlm.models.vlm import GroundedVLM
 from groundlm.tasks.base import Example
 

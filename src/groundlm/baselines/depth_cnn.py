@@ -1,4 +1,4 @@
-"""LLM-MDE's baselines (DESIGN.md 6.2): a convolutional depth regressor and the mean-depth floor.
+"""LLM-MDE's baselines (docs/architecture.md, section 6.2): a convolutional depth regressor and the mean-depth floor.
 
 * :class:`DepthCNN`: transformers' GLPN (Kim et al. 2022: a hierarchical transformer encoder with overlapping
   convolutional patch embeddings and a light convolutional decoder) in a small configuration, trained from scratch

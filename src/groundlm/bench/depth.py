@@ -1,4 +1,5 @@
-"""``groundlm bench depth``: LLM-MDE's ablation table (DESIGN.md 6.2), every row trained and measured in the run.
+"""``groundlm bench depth``: LLM-MDE's ablation table (docs/architecture.md, section 6.2), every row trained and
+measured in the run.
 
 Two protocols, one test domain:
 

@@ -29,7 +29,6 @@ import torch
 from PIL import Image, ImageDraw
 
 from groundlm import data
-from groundlm.adapters.lora import LoraSpec
 from groundlm.backends.base import BackendOptions
 from groundlm.baselines.crop_pose import CropPoseConfig, predict_crop_pose, train_crop_pose
 from groundlm.bench.run import (
@@ -50,6 +49,7 @@ from groundlm.inference.merge import merge_saved_models
 from groundlm.methods.hpe_cogvlm.task_pose import PoseTask
 from groundlm.metrics.pose import pose_metrics
 from groundlm.models.config import LanguageConfig, VLMConfig
+from groundlm.models.lora import LoraSpec
 from groundlm.tasks import ReferTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train

@@ -1,4 +1,5 @@
-"""``groundlm bench pixel``: PixelLLM's comparisons (DESIGN.md 6.3), every row trained and measured in the run.
+"""``groundlm bench pixel``: PixelLLM's comparisons (docs/architecture.md, section 6.3), every row trained and measured
+in the run.
 
 Three grounded VLMs on the pretrained tower (frozen) and a small Llama, each trained on the same images and steps
 with three tasks mixed evenly:

@@ -1,4 +1,5 @@
-"""``groundlm bench region``: DynRefer's ablations (DESIGN.md 6.4), every row trained and measured in the run.
+"""``groundlm bench region``: DynRefer's ablations (docs/architecture.md, section 6.4), every row trained and measured
+in the run.
 
 Models, each trained on the same images with the pretrained tower (frozen) and a small Llama:
 

@@ -18,18 +18,24 @@ from groundlm.data.readers.refcoco import load_refcoco
 from groundlm.data.readers.spatialworld import load_spatialworld
 from groundlm.data.sample import Head, Referring, Region, Sample, Utterance
 from groundlm.errors import UserError
+from groundlm.registry import Registry
 
-READERS: dict[str, Callable[[Uri], SampleDataset]] = {
-    "spatialworld": load_spatialworld,
-    "300wlp": load_300wlp,
-    "aflw2000": load_aflw2000,
-    "biwi": load_biwi,
-    "nyu": load_nyu,
-    "refcoco": load_refcoco,
-    "vg": load_vg,
-    "ln": load_ln,
-    "coco-captions": load_coco_captions,
-}
+# A dataset URI's scheme -> its reader; the scheme comes from the user, so an unknown one is a UserError.
+READERS: Registry[Callable[[Uri], SampleDataset]] = Registry(
+    "dataset scheme",
+    {
+        "spatialworld": load_spatialworld,
+        "300wlp": load_300wlp,
+        "aflw2000": load_aflw2000,
+        "biwi": load_biwi,
+        "nyu": load_nyu,
+        "refcoco": load_refcoco,
+        "vg": load_vg,
+        "ln": load_ln,
+        "coco-captions": load_coco_captions,
+    },
+    error=UserError,
+)
 
 
 def load(uri: str) -> SampleDataset:
@@ -37,10 +43,7 @@ def load(uri: str) -> SampleDataset:
     if Path(uri).is_dir() and (Path(uri) / "annotations.jsonl").is_file():
         uri = f"spatialworld:{uri}"
     parsed = Uri.parse(uri)
-    reader = READERS.get(parsed.scheme)
-    if reader is None:
-        raise UserError(f"unknown dataset scheme {parsed.scheme!r}; known: {', '.join(READERS)}")
-    return reader(parsed)
+    return READERS.get_known(parsed.scheme)(parsed)
 
 
 __all__ = ["READERS", "Head", "Referring", "Region", "Sample", "SampleDataset", "Utterance", "load"]

@@ -27,27 +27,31 @@ from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec, render_pose
 from groundlm.formats.qwen import QwenCodec
 from groundlm.formats.qwen2vl import Qwen2VLCodec, Qwen25VLCodec
 from groundlm.formats.shikra import ShikraCodec
+from groundlm.registry import Registry
 
-_REGISTRY: dict[str, type[Codec]] = {
-    cls.name: cls
-    for cls in (
-        CogVLMCodec,
-        QwenCodec,
-        Qwen2VLCodec,
-        Qwen25VLCodec,
-        Florence2Codec,
-        Kosmos2Codec,
-        ShikraCodec,
-        FerretCodec,
-        PaliGemmaCodec,
-        PoseCodec,
-    )
-}
+FORMATS: Registry[type[Codec]] = Registry(
+    "format",
+    {
+        cls.name: cls
+        for cls in (
+            CogVLMCodec,
+            QwenCodec,
+            Qwen2VLCodec,
+            Qwen25VLCodec,
+            Florence2Codec,
+            Kosmos2Codec,
+            ShikraCodec,
+            FerretCodec,
+            PaliGemmaCodec,
+            PoseCodec,
+        )
+    },
+)
 
 
 def names() -> list[str]:
     """Registered format names."""
-    return list(_REGISTRY)
+    return list(FORMATS)
 
 
 def get(name: str, **options: object) -> Codec:
@@ -55,10 +59,7 @@ def get(name: str, **options: object) -> Codec:
     numeric options after a colon, ``"qwen25vl:max_pixels=1003520"``, so that a configured codec travels as a
     string (``tasks.json``, a task's ``format`` option)."""
     base, _, spec = name.partition(":")
-    try:
-        cls = _REGISTRY[base]
-    except KeyError:
-        raise ValueError(f"unknown format {base!r}; known formats: {', '.join(_REGISTRY)}") from None
+    cls = FORMATS.get_known(base)
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
         try:
@@ -71,22 +72,16 @@ def get(name: str, **options: object) -> Codec:
         raise ValueError(f"format {name!r}: {e}") from None
 
 
-def register(cls: type[Codec]) -> type[Codec]:
-    """Add a codec class under its ``name`` (usable as a class decorator)."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
 __all__ = [
     "BLENDED_ERRORS",
     "ERROR_KINDS",
+    "FORMATS",
     "MULTI_BOX_POLICIES",
     "Codec",
     "MultiBoxPolicy",
     "ParseResult",
     "get",
     "names",
-    "register",
     "render_pose",
     "select_box",
 ]

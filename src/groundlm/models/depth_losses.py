@@ -1,5 +1,5 @@
 """Depth losses: the scale-invariant log loss (SILog) and the scale-and-shift-invariant loss with multi-scale
-gradient matching, as LLM-MDE trains with them (DESIGN.md 6.2).
+gradient matching, as LLM-MDE trains with them (docs/architecture.md, section 6.2).
 
 Shapes: depths ``[B, H, W]`` (metres, or log metres where named), masks ``[B, H, W]`` in {0, 1} (1 = the
 ground truth is known). Each loss is computed per image and averaged over the images that have a valid pixel.

@@ -25,12 +25,12 @@ from torch import nn
 from transformers import LogitsProcessorList
 from transformers.utils import ModelOutput
 
-from groundlm.adapters.lora import LoraSpec, attach_lora
 from groundlm.errors import InternalError
 from groundlm.manifest import Manifest, write_manifest
 from groundlm.models.backbones import build_language, build_vision, resolve_vision
 from groundlm.models.config import VLMConfig
 from groundlm.models.heads import build_head
+from groundlm.models.lora import LoraSpec, attach_lora
 from groundlm.models.losses import regression_loss_sum, target_rows, target_tokens, token_loss_sum
 from groundlm.models.region import build_region_encoder
 from groundlm.models.state import tied_once
@@ -119,7 +119,7 @@ class GroundedVLM(nn.Module):
         return self.config.lora is not None
 
     def attach_lora(self, spec: LoraSpec) -> None:
-        """Freeze the model and add LoRA adapters (:class:`groundlm.adapters.lora.LoraSpec`)."""
+        """Freeze the model and add LoRA adapters (:class:`groundlm.models.lora.LoraSpec`)."""
         attach_lora(self, spec)
 
     def add_head(self, name: str, head: nn.Module) -> None:

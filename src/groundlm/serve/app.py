@@ -9,7 +9,7 @@ Routes (``/docs`` has the OpenAPI page):
 - ``POST /api/{task}`` one query: ``multipart/form-data`` (``image`` file, ``query``, ``box`` as "x0 y0 x1 y1",
   ``constrain``, ``numeric``, ``samples``) or JSON (the same keys, ``image`` as base64, ``box`` as a list). The
   answer: ``text`` (the raw model text), ``box`` and ``boxes`` in pixels ``(x0, y0, x1, y1)``, ``pose`` in degrees
-  (yaw, pitch, roll, DESIGN.md's convention) with ``axes`` (where the head's x, y, z axes end, pixels), and the
+  (yaw, pitch, roll; docs/architecture.md, section 3) with ``axes`` (where the head's x, y, z axes end, pixels), and the
   sampled ``texts`` under numeric decoding.
 
 Every refused request gets a 4xx and ``{"error": "..."}``. Request bodies are read into memory up to a limit

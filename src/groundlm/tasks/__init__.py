@@ -25,12 +25,10 @@ def task_names() -> list[str]:
 def task_class(name: str) -> type[Task]:
     """The task registered as ``name`` or under one of its aliases; a ``ValueError`` naming the known ones."""
     load_parts("tasks")
-    if name in TASKS:
-        return TASKS[name]
     for cls in TASKS.values():
         if name in cls.aliases:
             return cls
-    raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+    return TASKS.get_known(name)
 
 
 def task_name(name: str) -> str:
@@ -48,6 +46,7 @@ def fit_model_config(config, samples: Iterable[Sample]):
 
 
 def build_task(name: str, **options) -> Task:
+    """The task ``name`` with its ``options`` (a task config's ``options``); unknown names list the known ones."""
     return task_class(name)(**options)
 
 

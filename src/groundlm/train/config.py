@@ -9,12 +9,12 @@ from typing import Any
 
 import yaml
 
-from groundlm.adapters.lora import LoraSpec
 from groundlm.backends.base import BackendOptions
 from groundlm.data.dataset import Uri
 from groundlm.errors import UserError
 from groundlm.formats.numeric import NumericDecoding
 from groundlm.models.config import VisionConfig, VLMConfig
+from groundlm.models.lora import LoraSpec
 
 
 @dataclass

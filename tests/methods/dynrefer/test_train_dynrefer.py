@@ -5,21 +5,14 @@ from groundlm.cli import main
 from groundlm.inference import load_vlm
 from groundlm.train.config import load_config
 from groundlm.train.loop import train
+from tests.conftest import TINY_LANGUAGE, TINY_VISION
 from tests.train.conftest import tiny_train_config
 
 
 def test_dynrefer_trains_its_three_losses_and_is_evaluated_from_the_command_line(tmp_path, tiny_split, capsys):
     model = {
-        "vision": {
-            "image_size": 32,
-            "patch_size": 8,
-            "hidden_size": 32,
-            "num_layers": 1,
-            "num_heads": 2,
-            "intermediate_size": 64,
-            "freeze": True,
-        },
-        "language": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "max_positions": 128},
+        "vision": {**TINY_VISION, "freeze": True},
+        "language": {**TINY_LANGUAGE, "num_layers": 1, "max_positions": 128},
         "region_encoder": "dynrefer",
         "views": {
             "n": 2,

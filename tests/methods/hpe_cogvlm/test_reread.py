@@ -9,9 +9,9 @@ from groundlm import data, formats
 from groundlm.data.synth.writer import write_split
 from groundlm.formats.numeric import NumericDecoding
 from groundlm.formats.pose import PoseCodec
+from groundlm.inference.collate import IGNORE, Collator
 from groundlm.methods.hpe_cogvlm.task_pose import PoseTask
 from groundlm.models.tokenizer import REGION_TOKEN
-from groundlm.train.collate import IGNORE, Collator
 from groundlm.train.evaluate import generate_texts, predict_examples
 from groundlm.train.stream import ImageCache
 from tests.models.conftest import tiny_model  # noqa: F401

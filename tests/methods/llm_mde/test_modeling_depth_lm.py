@@ -4,10 +4,11 @@ import torch
 
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth_prompt import depth_prompt
-from groundlm.models.config import LanguageConfig, VisionConfig
+from groundlm.models.config import LanguageConfig
 from groundlm.models.depth_losses import silog_loss
+from tests.conftest import tiny_language, tiny_vision
 
-VISION = VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
+VISION = tiny_vision()
 
 
 def tiny(kind: str, lm_training: str = "frozen", **kw) -> DepthLM:
@@ -15,9 +16,7 @@ def tiny(kind: str, lm_training: str = "frozen", **kw) -> DepthLM:
     return DepthLM(
         DepthLMConfig(
             vision=VISION,
-            language=LanguageConfig(
-                kind=kind, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_positions=256
-            ),
+            language=tiny_language(kind=kind, max_positions=256),
             prototypes=16,
             heads=4,
             head_channels=16,

@@ -1,5 +1,5 @@
-"""Which views a multi-view region encoder sees (DynRefer, DESIGN.md 6.4), and the region labels its decoders train on,
-as batch tensors: the collator's batch hook of the region encoder ``dynrefer``
+"""Which views a multi-view region encoder sees (DynRefer, docs/architecture.md, section 6.4), and the region labels its
+decoders train on, as batch tensors: the collator's batch hook of the region encoder ``dynrefer``
 (:data:`groundlm.inference.collate.REGION_INPUTS`).
 
 Every region gets ``n`` coefficients, ``t = 0`` (the region alone) first and the ``n - 1`` context views after it in

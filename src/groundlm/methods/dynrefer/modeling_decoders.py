@@ -1,4 +1,5 @@
-"""DynRefer's two decoders beside the language model (DESIGN.md 6.4), reading region tokens ``[R, Q, width]``:
+"""DynRefer's two decoders beside the language model (docs/architecture.md, section 6.4), reading region tokens
+``[R, Q, width]``:
 
 * **tags**: one learned query per tag of a fixed vocabulary reads the region's tokens (a :class:`QueryAttention`
   block) and gives one logit; trained with the asymmetric loss (Ridnik et al. 2021, "ASL");

@@ -1,5 +1,5 @@
-"""DynRefer's multi-view region encoder (Zhao et al. 2024; DESIGN.md 6.4), registered as the region encoder
-``dynrefer`` (:mod:`groundlm.models.region`).
+"""DynRefer's multi-view region encoder (Zhao et al. 2024; docs/architecture.md, section 6.4), registered as the region
+encoder ``dynrefer`` (:mod:`groundlm.models.region`).
 
 For a region ``b`` on an image ``B = [0, 0, W, H]`` and ``n`` coefficients ``t_0 = 0 < t_1 ... `` (chosen outside:
 random in training, pHash-selected or fixed at inference, see :class:`~groundlm.models.config.ViewsConfig`):

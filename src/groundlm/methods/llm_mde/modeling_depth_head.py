@@ -1,7 +1,7 @@
-"""LLM-MDE's adaptation head (DESIGN.md 6.2): the LM's output tokens over the image's patches back into a dense
-depth map. A linear layer maps each token to ``channels``; the ``h x w`` tokens form a ``[B, channels, h, w]`` map;
-``blocks`` upsampling blocks (x2 bilinear, 3x3 conv, batch norm, ELU, with a 1x1 residual path) enlarge it by
-``2^blocks``; a 3x3 conv and a sigmoid give a share of ``max_depth``, in metres."""
+"""LLM-MDE's adaptation head (docs/architecture.md, section 6.2): the LM's output tokens over the image's patches back
+into a dense depth map. A linear layer maps each token to ``channels``; the ``h x w`` tokens form a
+``[B, channels, h, w]`` map; ``blocks`` upsampling blocks (x2 bilinear, 3x3 conv, batch norm, ELU, with a 1x1 residual
+path) enlarge it by ``2^blocks``; a 3x3 conv and a sigmoid give a share of ``max_depth``, in metres."""
 
 from __future__ import annotations
 

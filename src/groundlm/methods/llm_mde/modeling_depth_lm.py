@@ -1,4 +1,4 @@
-"""LLM-MDE (DESIGN.md 6.2): metric depth from a language model.
+"""LLM-MDE (docs/architecture.md, section 6.2): metric depth from a language model.
 
 The vision tower's patch features are reprogrammed onto text prototypes drawn from the LM's frozen word embeddings
 (:class:`~groundlm.methods.llm_mde.modeling_reprogramming.ReprogrammingLayer`), placed after the embedded prompt

@@ -1,5 +1,5 @@
-"""Cross-modal reprogramming (Time-LLM, Jin et al. 2024; LLM-MDE, DESIGN.md 6.2): patch features re-expressed in
-a language model's own vocabulary space, so that a frozen LM can read them.
+"""Cross-modal reprogramming (Time-LLM, Jin et al. 2024; LLM-MDE, docs/architecture.md, section 6.2): patch features
+re-expressed in a language model's own vocabulary space, so that a frozen LM can read them.
 
 Text prototypes ``E' = W E`` (``W`` ``[V', V]``, a learned linear map over the vocabulary axis of the LM's frozen
 word-embedding matrix ``E`` ``[V, D]``) are a small set of ``V'`` learned mixtures of word embeddings. Multi-head

@@ -1,7 +1,7 @@
-"""LLM-MDE's adaptive prompt (DESIGN.md 6.2): a text prefix written for each image from four perspectives, the
-dataset, the task, the image's pixel statistics and a category (a scene type or a coarse depth class), which the LM
-reads before the reprogrammed patches. The ``fixed`` prompt keeps the dataset and the task only (the same text for
-every image); ``none`` is no prompt: the ablations of the paper."""
+"""LLM-MDE's adaptive prompt (docs/architecture.md, section 6.2): a text prefix written for each image from four
+perspectives, the dataset, the task, the image's pixel statistics and a category (a scene type or a coarse depth class),
+which the LM reads before the reprogrammed patches. The ``fixed`` prompt keeps the dataset and the task only (the same
+text for every image); ``none`` is no prompt: the ablations of the paper."""
 
 from __future__ import annotations
 

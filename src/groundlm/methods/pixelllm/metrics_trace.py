@@ -1,4 +1,5 @@
-"""PixelLLM's trace metrics (DESIGN.md 6.3): how well per-word points follow a localized narrative's mouse trace.
+"""PixelLLM's trace metrics (docs/architecture.md, section 6.3): how well per-word points follow a localized narrative's
+mouse trace.
 
 Points are ``(x, y)`` normalised to ``[0, 1]`` of the image. Over every word with a ground-truth point:
 

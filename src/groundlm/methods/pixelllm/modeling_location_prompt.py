@@ -1,6 +1,6 @@
-"""PixelLLM's location prompt encoder (DESIGN.md 6.3): a box (or a point) a user points at, turned into ``K`` tokens
-for the LM, registered as the region encoder ``location_prompt`` (:mod:`groundlm.models.region`), so a ``<region>``
-placeholder of any task takes them.
+"""PixelLLM's location prompt encoder (docs/architecture.md, section 6.3): a box (or a point) a user points at, turned
+into ``K`` tokens for the LM, registered as the region encoder ``location_prompt`` (:mod:`groundlm.models.region`), so a
+``<region>`` placeholder of any task takes them.
 
 * **Fourier codes** of a point ``p`` in ``[0, 1]^2`` (random Fourier features, Tancik et al. 2020, as
   segment-anything's prompt encoder uses them): ``[sin(2π (2p - 1) B), cos(2π (2p - 1) B)]`` with a fixed Gaussian

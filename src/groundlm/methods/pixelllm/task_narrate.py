@@ -1,5 +1,6 @@
-"""``narrate``: PixelLLM's pixel-aligned captioning (DESIGN.md 6.3). The image in, its localized narrative out, and,
-with ``point_head``, every word of it tied to the image point the narrator's mouse was on while saying it.
+"""``narrate``: PixelLLM's pixel-aligned captioning (docs/architecture.md, section 6.3). The image in, its localized
+narrative out, and, with ``point_head``, every word of it tied to the image point the narrator's mouse was on while
+saying it.
 
 The target is the narrative's utterances joined by ", " and ended by "."; a word's point is the trace point nearest
 in time to the word's moment, the words of an utterance spread evenly over its time span (a localized narrative
