@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,9 @@ from groundlm.errors import UserError
 from groundlm.inference.collate import to_device
 from groundlm.inference.images import ImageCache
 from groundlm.models.losses import target_rows, target_tokens
-from groundlm.models.region_decoders import region_loss_counts
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
-from groundlm.tasks import build_task
-from groundlm.tasks.region_caption import region_vocabulary
+from groundlm.tasks import build_task, fit_model_config
 from groundlm.train.batches import StepBatches, decoded_splits, default_workers, step_loader
 from groundlm.train.config import SplitSpec, TrainConfig
 from groundlm.train.evaluate import evaluate_backend
@@ -73,9 +70,9 @@ def _loss_counts(batches: list[dict], heads: list[str], region_losses: list[str]
     for b in batches:
         for name, target in b.get("head_targets", {}).items():
             counts[name] += target_rows(target)
-        for name, count in region_loss_counts(b.get("region_targets", {})).items():
+        for name, count in b.get("region_inputs", {}).get("counts", {}).items():
             if name in counts:
-                counts[name] += count
+                counts[name] += int(count)
     return counts
 
 
@@ -184,9 +181,7 @@ def train(
         if is_main:
             ensure_tower(tower, cfg.tower_preset, progress=progress)
         accelerator.wait_for_everyone()
-    views = cfg.model.views
-    if cfg.model.region_encoder == "dynrefer" and tuple(views.tags) == ("auto",):
-        cfg.model.views = replace(views, tags=region_vocabulary(train_ds)[0])  # the training split's tags
+    cfg.model = fit_model_config(cfg.model, train_ds)  # what the model's parts derive from the training split
     backend = _backend(cfg, ckpt, "cpu" if on_cpu else None)
     model, collator, heads = backend.module, backend.collator, list(backend.heads)
     region_losses = list(backend.region_losses)
