@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import ast
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-# Lowest first. A module belongs to the layer of the longest prefix that names it.
+# Lowest first. A module belongs to the layer of the longest prefix that names it; a prefix with ``*`` is a pattern
+# (fnmatch). A method's folder (groundlm/methods/<method>/) spans layers, each file's prefix saying which: its
+# ``__init__`` only lists its parts (layer 0), ``metrics_*`` sits with the metrics, ``modeling_*`` with the models,
+# ``task_*`` with the tasks, ``inference_*`` with inference and ``recipe*`` with training.
 LAYERS: list[tuple[str, ...]] = [
     (
         "groundlm",
@@ -23,11 +27,12 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.geometry",
         "groundlm.formats",
         "groundlm.models.state",
+        "groundlm.methods",
     ),
-    ("groundlm.metrics", "groundlm.data"),
-    ("groundlm.models",),
+    ("groundlm.metrics", "groundlm.data", "groundlm.methods.*.metrics_*"),
+    ("groundlm.models", "groundlm.methods.*.modeling_*"),
     # The backend interface and loading options (a train config's ``backend``) sit beside the tasks they serve.
-    ("groundlm.adapters", "groundlm.tasks", "groundlm.backends.base"),
+    ("groundlm.adapters", "groundlm.tasks", "groundlm.backends.base", "groundlm.methods.*.task_*"),
     # The configuration and the training engine (schedule, checkpoints, metrics log) that every trainer shares (tower
     # pretraining and the baselines too).
     (
@@ -40,10 +45,12 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.train.metrics_log",
         "groundlm.train.checkpoint",
         "groundlm.train.engine",
+        "groundlm.methods.*.inference_*",
     ),
     ("groundlm.train", "groundlm.evaluation", "groundlm.serve"),
-    # A method's recipe trains and evaluates its models as the benches do; the benches call it.
-    ("groundlm.bench", "groundlm.methods.hpe_cogvlm.recipe"),
+    # A method's recipe trains and evaluates its models as the benches do (on their shared run and table helpers);
+    # the benches call it.
+    ("groundlm.bench", "groundlm.methods.*.recipe*"),
     ("groundlm.cli", "groundlm.__main__"),
 ]
 
@@ -59,7 +66,11 @@ def layer_of(module: str) -> int:
     best, layer = -1, -1
     for k, prefixes in enumerate(LAYERS):
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best:
+            if "*" in p:
+                named = fnmatch(module, p) or fnmatch(module, p + ".*")
+            else:
+                named = module == p or module.startswith(p + ".")
+            if named and len(p) > best:
                 best, layer = len(p), k
     return layer
 
@@ -140,6 +151,14 @@ def test_imports_only_go_downward():
 
 def test_no_import_cycles():
     assert cycles(import_graph()) == []
+
+
+def test_a_method_module_sits_in_the_layer_its_file_name_says():
+    assert layer_of("groundlm.methods.dynrefer") == layer_of("groundlm.registry")
+    assert layer_of("groundlm.methods.dynrefer.modeling_encoder") == layer_of("groundlm.models.vlm")
+    assert layer_of("groundlm.methods.hpe_cogvlm.task_pose") == layer_of("groundlm.tasks.refer")
+    assert layer_of("groundlm.methods.dynrefer.inference_views") == layer_of("groundlm.inference.collate")
+    assert layer_of("groundlm.methods.hpe_cogvlm.recipe") == layer_of("groundlm.train.loop")
 
 
 def test_the_checker_sees_a_cycle_and_an_upward_import():

@@ -3,8 +3,8 @@
 ``{"kind": ..., "tasks": {name: options}, "base": ..., "version": 1}``:
 
 * ``kind``: what loads the directory: ``vlm`` (groundlm's :class:`~groundlm.models.vlm.GroundedVLM`), ``depth``
-  (an LLM-MDE :class:`~groundlm.models.depth_lm.DepthLM`) or ``hf`` (a transformers VLM, a groundlm LoRA run on one,
-  or a merge of such runs);
+  (an LLM-MDE :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM`) or ``hf`` (a transformers VLM, a
+  groundlm LoRA run on one, or a merge of such runs);
 * ``tasks``: each task the model was trained on and the options it was trained with (box ``format``,
   ``query_first``, ``reread``, ``image``, views, ...), so that inference asks as training did; empty when unknown;
 * ``base``: the model it was built on: an adapters run's base directory (needed to load it), a merge's base;

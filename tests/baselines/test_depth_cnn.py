@@ -4,7 +4,7 @@ import torch
 
 from groundlm.baselines.depth_cnn import DepthCNN, DepthCNNConfig, MeanDepthMap
 from groundlm.data.sample import Sample
-from groundlm.tasks.depth import DepthBatcher
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
 
 from ..conftest import tiny_vision
 

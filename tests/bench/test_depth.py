@@ -14,7 +14,7 @@ from groundlm.bench.depth import (
     k_shot,
 )
 from groundlm.data.sample import Sample
-from groundlm.models.depth_lm import DepthLMConfig
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLMConfig
 
 from ..conftest import tiny_language, tiny_vision
 

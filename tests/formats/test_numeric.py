@@ -9,9 +9,9 @@ from transformers import LogitsProcessor
 from groundlm.data.sample import Head, Sample
 from groundlm.formats.numeric import NumericDecoding, combine
 from groundlm.inference.collate import Collator
-from groundlm.tasks import PoseTask, ReferTask
+from groundlm.methods.hpe_cogvlm.task_pose import PosePrediction, PoseTask
+from groundlm.tasks import ReferTask
 from groundlm.tasks.base import Example
-from groundlm.tasks.pose import PosePrediction
 from groundlm.train.evaluate import predict_examples
 from groundlm.train.stream import ImageCache
 

@@ -13,7 +13,7 @@ from groundlm.inference import draw_overlay, load_model, model_manifest, predict
 from groundlm.inference.merge import merge_saved_models
 from groundlm.inference.predict import PREDICT_TASKS
 from groundlm.manifest import MANIFEST, Manifest, read_manifest
-from groundlm.models.depth_lm import DepthLM
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM
 from groundlm.models.vlm import GroundedVLM
 from groundlm.serve import ModelService
 from groundlm.tasks import save_task_list

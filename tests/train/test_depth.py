@@ -10,8 +10,8 @@ from groundlm import data
 from groundlm.cli import main
 from groundlm.errors import UserError
 from groundlm.inference.depth import evaluate_depth, predict_depth
-from groundlm.models.depth_lm import DepthLM, DepthLMConfig
-from groundlm.tasks.depth import DepthBatcher
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.train.config import SplitSpec
 from groundlm.train.depth import DepthTrainConfig, depth_loss, train_depth
 

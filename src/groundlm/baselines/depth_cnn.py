@@ -21,10 +21,10 @@ from torch import nn
 from transformers import GLPNConfig, GLPNForDepthEstimation
 
 from groundlm.data.sample import Sample
+from groundlm.methods.llm_mde.modeling_depth_head import AdaptationHead
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.backbones import build_vision
 from groundlm.models.config import VisionConfig
-from groundlm.models.depth_head import AdaptationHead
-from groundlm.tasks.depth import DepthBatcher
 
 
 @dataclass

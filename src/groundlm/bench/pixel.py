@@ -37,9 +37,10 @@ from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference import Collator, ImageCache
 from groundlm.inference.points import prompt_head_outputs, regressed_boxes, span_outputs
+from groundlm.methods.pixelllm.task_narrate import NarrateTask
 from groundlm.metrics import grounding_metrics
 from groundlm.models.config import HeadConfig, LanguageConfig, VisionConfig, VLMConfig
-from groundlm.tasks import NarrateTask, ReferTask, RegionCaptionTask
+from groundlm.tasks import ReferTask, RegionCaptionTask
 from groundlm.train.config import TaskSpec
 from groundlm.train.evaluate import evaluate_task
 from groundlm.train.stream import evaluation_examples

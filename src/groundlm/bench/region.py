@@ -43,9 +43,9 @@ from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
 from groundlm.inference import Collator, ImageCache
 from groundlm.inference.generate import predict_examples
-from groundlm.inference.regions import caption_likelihood, region_tag_scores
+from groundlm.methods.dynrefer.inference_regions import caption_likelihood, region_tag_scores
+from groundlm.methods.dynrefer.metrics_tags import recognition_accuracy, tag_metrics
 from groundlm.metrics import DenseImage, DensePrediction, MeteorScorer, caption_metrics, densecap_map
-from groundlm.metrics.tags import recognition_accuracy, tag_metrics
 from groundlm.models.config import LanguageConfig, ViewsConfig, VisionConfig, VLMConfig
 from groundlm.tasks import GroundedListTask, RegionCaptionTask
 from groundlm.tasks.base import Example
@@ -204,8 +204,8 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
             model = models[name]
             collator = Collator.for_model(model)
             if policy is not None:
-                collator = replace(collator, views=collator.views.with_policy(policy))
-            gt = region_only if model.config.region_encoder == "dynrefer" else with_image
+                collator = replace(collator, region_inputs=collator.region_inputs.with_policy(policy))
+            gt = region_only if collator.region_inputs is not None else with_image
             task = RegionCaptionTask(image=gt is with_image)
             captions = predict_examples(model, collator, task, gt.examples, images, cfg.caption_tokens)
             refs = {str(i): e.answer for i, e in enumerate(gt.examples)}
@@ -214,15 +214,17 @@ def run_region_bench(cfg: RegionBenchConfig, progress: bool = True) -> dict[str,
             values["category_acc"] = (
                 recognition_accuracy(captions, gt.categories, categories) if len(categories) > 1 else None
             )
-            if model.region_decoders is not None and model.region_decoders.tagger is not None:
+            if getattr(getattr(model.region_encoder, "decoders", None), "tagger", None) is not None:
                 scores = region_tag_scores(model, collator, gt.examples, images)
-                labels = np.array([[t in e.region_tags[0] for t in tags] for e in gt.examples], dtype=np.float64)
+                labels = np.array(
+                    [[t in e.extras["region_tags"][0] for t in tags] for e in gt.examples], dtype=np.float64
+                )
                 values.update(tag_metrics(scores, labels))
             confidence = caption_likelihood(model, collator, gt.examples, captions, images)
             on_truth = _per_image([t.boxes for t in gt.truth], captions, confidence)
             values["densecap_map_gt"] = densecap_map(gt.truth, on_truth, meteor)["map"]
             pred_examples = [
-                replace(first, region_boxes=[tuple(b)], answer=None, region_tags=[], region_texts=[])
+                replace(first, region_boxes=[tuple(b)], answer=None, extras={})
                 for first, image_boxes in zip(gt.first_examples(), boxes)
                 for b in image_boxes
             ]

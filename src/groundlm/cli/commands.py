@@ -327,11 +327,11 @@ def predict_command(
     """
     from groundlm.formats.numeric import NumericDecoding
     from groundlm.inference import draw_overlay, load_model
+    from groundlm.tasks import task_name
 
     if task == "depth":
         return predict_depth_command(checkpoint, image, out, device)
-    if task == "describe":
-        task = "region_caption"
+    task = task_name(task)  # an alias (describe) names its task
     if task == "refer" and not query:
         raise UserError("refer needs --query TEXT")
     if task == "region_caption" and box is None:
@@ -420,17 +420,18 @@ def eval_checkpoint_command(
     from groundlm import data
     from groundlm.formats.numeric import NumericDecoding
     from groundlm.inference import load_model
+    from groundlm.tasks import task_name
     from groundlm.train.evaluate import evaluate_answers
 
-    names = {"refer": "refer", "caption": "region_caption", "pose": "pose"}
-    if task not in names:
+    if task not in ("refer", "pose", "caption"):
         raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
+    name = task_name(task)  # caption: region_caption
     model = load_model(checkpoint, device=device)
-    model.check_task(names[task])
-    task_obj = model.task(names[task], format=format_name)  # as the model was trained on it
+    model.check_task(name)
+    task_obj = model.task(name, format=format_name)  # as the model was trained on it
     constrained = task_obj.answer_format if constrain and task == "refer" else None
     print(f"evaluating {checkpoint} on {task}: at most {limit} items of {uri}", file=sys.stderr, flush=True)
-    generator = model.generator(40 if task == "pose" else 24, progress=True)
+    generator = model.generator(task_obj.eval_max_new_tokens, progress=True)
     metrics = evaluate_answers(
         generator, task_obj, data.load(uri), limit, constrained, NumericDecoding(numeric, samples)
     )

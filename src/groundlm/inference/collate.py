@@ -5,23 +5,57 @@ placeholders. Sequences are ``<s> prompt target </s>`` with labels ``-100`` on t
 training; for generation only ``<s> prompt``, left-padded. Images are resized to the model's square input and
 normalised; region boxes are rescaled to it. Head targets (``Example.targets``) become ``[B, T, D]`` tensors aligned
 with the positions that predict each target token, NaN elsewhere.
+
+A region encoder that needs more than boxes (a method's, :mod:`groundlm.models.region`) registers a batch hook
+under its name in :data:`REGION_INPUTS`; the hook reads the examples' ``extras`` and writes the batch's
+``region_inputs`` mapping, which the model hands to the encoder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from PIL import Image
 
-from groundlm.inference.views import ViewPolicy
+from groundlm.methods import load_parts
 from groundlm.models.backbones import pixel_values
+from groundlm.models.config import VLMConfig
 from groundlm.models.losses import IGNORE
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, left_padded
+from groundlm.registry import Registry
 from groundlm.tasks.base import Example, SpanTargets
 
-__all__ = ["IGNORE", "Collator", "to_device"]
+__all__ = ["IGNORE", "REGION_INPUTS", "Collator", "RegionInputs", "register_region_inputs", "to_device"]
+
+
+class RegionInputs(Protocol):
+    """A region encoder's batch hook: what the encoder reads besides the boxes (and, in training, what its losses
+    train on), as the batch's ``region_inputs`` mapping (keys in :mod:`groundlm.models.region`)."""
+
+    def batch(
+        self,
+        examples: Sequence[Example],
+        images: Sequence[Image.Image],
+        mean: Sequence[float],
+        std: Sequence[float],
+        tokenizer: Any,
+        training: bool,
+    ) -> dict[str, Any]: ...
+
+
+# region encoder name -> hook builder(model config) -> the hook (None: the config needs none)
+REGION_INPUTS: Registry[Callable[[VLMConfig], RegionInputs | None]] = Registry("region inputs hook")
+register_region_inputs = REGION_INPUTS.register
+
+
+def region_inputs_for(config: VLMConfig) -> RegionInputs | None:
+    """The batch hook of ``config``'s region encoder, when it registered one."""
+    load_parts("inference")
+    builder = REGION_INPUTS.get(config.region_encoder)
+    return builder(config) if builder is not None else None
 
 
 def to_device(batch: dict, device: torch.device | str, non_blocking: bool = False) -> dict:
@@ -47,9 +81,8 @@ class Collator:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     max_length: int = 512
-    # A multi-view region encoder's view policy and decoder targets (DynRefer, groundlm.inference.views); None for
-    # every other region encoder.
-    views: ViewPolicy | None = None
+    # The region encoder's batch hook (REGION_INPUTS), None for an encoder that reads boxes only.
+    region_inputs: RegionInputs | None = None
 
     @classmethod
     def for_model(cls, model) -> Collator:
@@ -61,7 +94,7 @@ class Collator:
             model.region_tokens,
             tuple(model.config.vision.image_mean),
             tuple(model.config.vision.image_std),
-            views=ViewPolicy.for_config(model.config),
+            region_inputs=region_inputs_for(model.config),
         )
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
@@ -107,9 +140,8 @@ class Collator:
         targets = self._head_targets(examples, batch["input_ids"], prompt_lengths)
         if targets:
             batch["head_targets"] = targets
-        if self.views is not None:
-            batch.update(self.views.inputs(examples, images, self.mean, self.std, training=True))
-            batch.update(self.views.targets(examples, tok))
+        if self.region_inputs is not None:
+            batch["region_inputs"] = self.region_inputs.batch(examples, images, self.mean, self.std, tok, training=True)
         return batch
 
     def _head_targets(
@@ -181,8 +213,9 @@ class Collator:
             "pixel_values": torch.stack([self.pixels(im) for im in images]),
             "region_boxes": [self._boxes(ex) for ex in examples],
         }
-        if self.views is not None:
-            batch.update(self.views.inputs(examples, images, self.mean, self.std, training=False))
+        if self.region_inputs is not None:
+            hook = self.region_inputs
+            batch["region_inputs"] = hook.batch(examples, images, self.mean, self.std, tok, training=False)
         return batch
 
 

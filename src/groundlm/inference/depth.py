@@ -1,6 +1,6 @@
-"""Depth from a depth regressor (an LLM-MDE :class:`~groundlm.models.depth_lm.DepthLM`, or a baseline called the
-same way): maps for pictures at their own size, and the depth metrics of those maps over samples that have ground
-truth (docs/architecture.md, section 3: metres, 0 = unknown).
+"""Depth from a depth regressor (an LLM-MDE :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM`, or a
+baseline called the same way): maps for pictures at their own size, and the depth metrics of those maps over samples
+that have ground truth (docs/architecture.md, section 3: metres, 0 = unknown).
 
 A depth regressor is a module called as ``model(pixel_values, prompt_ids, prompt_mask)`` -> ``[B, h, w]`` metres;
 one with a ``prompt_batch`` method reads prompts."""
@@ -17,8 +17,8 @@ from torch.nn import functional as F
 
 from groundlm.data.sample import Sample
 from groundlm.inference.generate import evaluating
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.metrics.depth import depth_metrics
-from groundlm.tasks.depth import DepthBatcher
 
 
 def depth_forward(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

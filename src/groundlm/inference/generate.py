@@ -199,8 +199,7 @@ def _generate(
                 samples=samples,
                 temperature=temperature,
                 sample=sample,
-                region_views=batch.get("region_views"),
-                view_pixels=batch.get("view_pixels"),
+                region_inputs=batch.get("region_inputs"),
             )
             out += model.tokenizer.batch_decode(ids, skip_special_tokens=True)
     return out

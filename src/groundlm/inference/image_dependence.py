@@ -35,9 +35,11 @@ def image_dependence(
             tokens += target_tokens(labels)
             for name, order in (("own", None), ("other", torch.roll(torch.arange(len(chunk)), 1))):
                 if order is not None:
-                    for key in ("pixel_values", "view_pixels"):  # every picture of the batch, shifted by one
-                        if key in inputs:
-                            inputs[key] = inputs[key][order.to(device)]
+                    # Every picture of the batch, shifted by one: the model's input and the region encoder's own.
+                    inputs["pixel_values"] = inputs["pixel_values"][order.to(device)]
+                    region = inputs.get("region_inputs", {})
+                    if "pixels" in region:
+                        region["pixels"] = region["pixels"][order.to(device)]
                 logits = model(**inputs).logits
                 sums[name] += float(token_loss_sum(logits, labels))
     own, other = sums["own"] / max(tokens, 1), sums["other"] / max(tokens, 1)

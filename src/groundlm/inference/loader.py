@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from groundlm.adapters.lora import ADAPTER_FILE, load_lora, merge_lora
-from groundlm.models.depth_lm import DepthLM, is_depth_model_dir
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
 from groundlm.models.vlm import CONFIG, GroundedVLM
 
 

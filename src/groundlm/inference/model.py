@@ -34,11 +34,11 @@ from groundlm.inference.images import ImageCache
 from groundlm.inference.loader import load_depth_model, load_vlm
 from groundlm.inference.predict import PREDICT_TASKS, AnswerOptions, Query, predict_batch, query_example
 from groundlm.manifest import MANIFEST, Manifest, read_manifest, recorded_tasks
-from groundlm.models.depth_lm import DepthLM, is_depth_model_dir
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.models.vlm import CONFIG, GroundedVLM
 from groundlm.tasks import build_task
 from groundlm.tasks.base import Task
-from groundlm.tasks.depth import DepthBatcher
 
 __all__ = ["DEPTH_TASKS", "DepthModel", "GroundedModel", "Model", "load_model", "model_manifest"]
 

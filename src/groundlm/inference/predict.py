@@ -23,10 +23,10 @@ from groundlm.inference.collate import Collator
 from groundlm.inference.generate import LocalGenerator, TextGenerator
 from groundlm.inference.images import ImageCache
 from groundlm.inference.points import span_outputs
+from groundlm.methods.hpe_cogvlm.task_pose import PoseItem, PoseTask
 from groundlm.models.vlm import GroundedVLM
-from groundlm.tasks import PoseTask, ReferTask
+from groundlm.tasks import ReferTask, task_class
 from groundlm.tasks.base import Example, SpanTargets
-from groundlm.tasks.pose import PoseItem
 from groundlm.tasks.prompts import NARRATE_PROMPTS, REGION_CAPTION_PROMPTS
 
 __all__ = ["PREDICT_TASKS", "AnswerOptions", "Query", "draw_overlay", "predict", "predict_batch"]
@@ -131,7 +131,7 @@ def _answer_task(
         samples=k,
         temperature=numeric.temperature,
         constrain=format if (options.constrain and task in ("refer", "pose")) else None,
-        max_new_tokens=options.max_new_tokens or {"pose": 48, "narrate": 96}.get(task, 32),
+        max_new_tokens=options.max_new_tokens or task_class(task).max_new_tokens,
     )
     out = []
     for i, example in enumerate(examples):
@@ -155,7 +155,7 @@ def _answer_task(
     if task == "region_caption":
         for example, result in zip(examples, out):
             result["region"] = list(example.region_boxes[0])
-            if collator is not None and collator.views is not None:
+            if collator is not None and hasattr(collator.region_inputs, "coefficients"):  # a multi-view encoder
                 result["views"] = _views(collator, example)
     return out
 
@@ -163,7 +163,7 @@ def _answer_task(
 def _views(collator: Collator, example: Example) -> list[dict[str, Any]]:
     """The views a multi-view model saw the region in (DynRefer): ``[{"t", "box"}]``, pixel ``xyxy`` boxes."""
     image = example.sample.load_image()
-    ts = collator.views.coefficients(example, 0, image, training=False)
+    ts = collator.region_inputs.coefficients(example, 0, image, training=False)
     boxes = view_boxes(example.region_boxes[0], example.sample.width, example.sample.height, ts)
     return [{"t": t, "box": [float(v) for v in b]} for t, b in zip(ts, boxes)]
 

@@ -1,1 +1,36 @@
-"""Each method in its own folder: its parts, its task and its recipe, registered into the shared machinery."""
+"""The methods, one folder each (as transformers keeps one folder per model): each method's parts sit together in
+``groundlm/methods/<method>/`` and register into the shared machinery, which never names a method.
+
+A method's ``__init__.py`` says what the method is and lists its parts by the layer they sit in
+(docs/architecture.md, section 2): ``PARTS = {"models": (...), "tasks": (...), "inference": (...)}``, module names
+inside the folder. A file's prefix says its layer: ``metrics_*`` (its own metrics), ``modeling_*`` (region
+encoders, heads, decoders), ``task_*`` (tasks and their batching), ``inference_*`` (view policies, batch hooks,
+reading outputs), ``recipe*`` (a method's pipeline). A registry that looks a name up first loads the parts of its
+own layer (:func:`load_parts`), so that a fifth method adds a folder and its registrations, and nothing else.
+
+The folders' ``__init__`` modules import nothing, so that reading ``PARTS`` never pulls in a higher layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+LAYERS = ("models", "tasks", "inference")  # the layers a method registers parts at, lowest first
+
+
+def method_names() -> list[str]:
+    """The methods, by folder name, sorted."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+
+
+@cache
+def load_parts(layer: str) -> None:
+    """Import every method's parts of ``layer`` (one of :data:`LAYERS`), which registers them; once per layer."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; methods register parts at {', '.join(LAYERS)}")
+    for name in method_names():
+        package = importlib.import_module(f"{__name__}.{name}")
+        for module in getattr(package, "PARTS", {}).get(layer, ()):
+            importlib.import_module(f"{package.__name__}.{module}")

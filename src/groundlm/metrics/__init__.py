@@ -1,12 +1,12 @@
-"""Metrics: grounding, head pose, depth, captions (pycocoevalcap), dense captioning mAP and trace points."""
+"""Metrics: grounding, head pose, depth, captions (pycocoevalcap) and dense captioning mAP. A method's own metrics sit
+in its folder (DynRefer's tags: :mod:`groundlm.methods.dynrefer.metrics_tags`; PixelLLM's traces:
+:mod:`groundlm.methods.pixelllm.metrics_trace`)."""
 
 from groundlm.metrics.captions import CAPTION_KEYS, MeteorScorer, caption_metrics
 from groundlm.metrics.densecap import DenseImage, DensePrediction, densecap_map
 from groundlm.metrics.depth import ALIGNMENTS, DEPTH_KEYS, depth_metrics, eigen_crop_mask, image_depth_errors
 from groundlm.metrics.grounding import grounding_metrics
 from groundlm.metrics.pose import POSE_FILTER_DEGREES, pose_metrics
-from groundlm.metrics.tags import recognition_accuracy, tag_metrics
-from groundlm.metrics.trace import trace_metrics
 
 __all__ = [
     "ALIGNMENTS",
@@ -23,7 +23,4 @@ __all__ = [
     "grounding_metrics",
     "image_depth_errors",
     "pose_metrics",
-    "recognition_accuracy",
-    "tag_metrics",
-    "trace_metrics",
 ]

@@ -37,7 +37,7 @@ class VisionConfig:
 @dataclass
 class LanguageConfig:
     """The language model: ``kind`` in llama | gpt2 | qwen2 (causal), or bert (an encoder, for LLM-MDE's
-    :class:`~groundlm.models.depth_lm.DepthLM` only); ``path`` a local checkpoint directory."""
+    :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` only); ``path`` a local checkpoint directory."""
 
     kind: str = "llama"
     path: str | None = None
@@ -69,7 +69,8 @@ VIEW_POLICIES = ("selected", "fixed", "random")  # how inference picks a multi-v
 
 @dataclass
 class ViewsConfig:
-    """DynRefer's multi-view region encoder (``region_encoder: dynrefer``, :mod:`groundlm.models.multiview`).
+    """DynRefer's multi-view region encoder (``region_encoder: dynrefer``,
+    :mod:`groundlm.methods.dynrefer.modeling_encoder`).
 
     A region is seen in ``n`` views ``b_t = (1 - t) b + t B`` (``t = 0``, the region alone, always first), each
     re-encoded by the tower at its input size from the image at ``source_size`` pixels (None: the model's input

@@ -4,16 +4,16 @@ A head maps ``[B, T, width]`` hidden states to ``[B, T, out_dim]`` outputs, one 
 position ``p`` belongs to the token the model predicts there (the token at ``p + 1``). Targets come the same way,
 ``[B, T, out_dim]`` with NaN rows where a position has none (:class:`~groundlm.inference.collate.Collator` aligns
 each example's ``targets[name]`` rows with its answer tokens). PixelLLM's point per word and LLM-MDE's depth value
-are heads of this kind.
+are heads of this kind (:mod:`groundlm.methods.pixelllm.modeling_point_head`).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 from torch import nn
 
+from groundlm.methods import load_parts
 from groundlm.models.config import HeadConfig
 from groundlm.models.losses import REGRESSION_LOSSES
 from groundlm.registry import Registry
@@ -25,6 +25,7 @@ register_head = HEADS.register
 
 def build_head(config: HeadConfig, width: int) -> nn.Module:
     """The head ``config`` names, reading hidden states of size ``width``."""
+    load_parts("models")  # the methods' heads
     builder = HEADS.get_known(config.kind)
     if config.loss not in REGRESSION_LOSSES:
         raise ValueError(f"unknown head loss {config.loss!r}; known: {', '.join(REGRESSION_LOSSES)}")
@@ -42,26 +43,3 @@ def linear_head(config: HeadConfig, width: int) -> nn.Module:
 def mlp_head(config: HeadConfig, width: int) -> nn.Module:
     hidden = config.hidden or width
     return nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, config.out_dim))
-
-
-class PointHead(nn.Module):
-    """PixelLLM's point head: a pre-LayerNorm MLP (``layers`` linear layers, GELU between them) on each token's last
-    hidden state, ending in a sigmoid, so the point (``out_dim`` 2: x, y) or box (4: x0, y0, x1, y1) is normalised
-    to ``[0, 1]`` of the image."""
-
-    def __init__(self, width: int, out_dim: int, hidden: int | None = None, layers: int = 4) -> None:
-        super().__init__()
-        hidden = hidden or width
-        sizes = [width] + [hidden] * (layers - 1) + [out_dim]
-        blocks: list[nn.Module] = [nn.LayerNorm(width)]
-        for k, (a, b) in enumerate(itertools.pairwise(sizes)):
-            blocks += [nn.Linear(a, b)] + ([nn.GELU()] if k < layers - 1 else [])
-        self.mlp = nn.Sequential(*blocks)
-
-    def forward(self, hidden):
-        return self.mlp(hidden).sigmoid()
-
-
-@register_head("point")
-def point_head(config: HeadConfig, width: int) -> nn.Module:
-    return PointHead(width, config.out_dim, config.hidden)

@@ -9,6 +9,13 @@ DynRefer's does), ``vision`` the tower (``[M, 3, image_size, image_size] -> [M, 
 encoder's coefficients ``[sum R_b, n]`` -> ``[sum R_b, tokens_per_region, width]``, regions in batch order. Encoders
 ignore what they do not use.
 
+A method's encoder may take more: the batch's ``region_inputs`` mapping, written by the batch hook registered for
+the encoder's name (:data:`groundlm.inference.collate.REGION_INPUTS`), reaches it as keyword arguments, except three
+keys the VLM reads itself: ``pixels`` (the picture the encoder looks at, instead of the model's input), ``targets``
+(what its losses train on, given to ``encoder.losses``) and ``counts`` (``{loss name: 0-d tensor}``, the regions
+each loss scores, which the training loop sums over the global batch to normalise it). An encoder with losses has
+``loss_names`` and ``losses(tokens, targets, embed, normalizers) -> {name: loss}`` (DynRefer's decoders).
+
 :class:`RoIRegionEncoder` (``roi``) is the simple one: RoI-Align of the patch grid over the box, then an MLP.
 """
 
@@ -22,6 +29,7 @@ import torch
 from torch import nn
 
 from groundlm.geometry.roi_align import roi_align
+from groundlm.methods import load_parts
 from groundlm.models.config import VLMConfig
 from groundlm.registry import Registry
 
@@ -53,7 +61,8 @@ register_region_encoder = REGION_ENCODERS.register
 
 
 def build_region_encoder(config: VLMConfig, vision_hidden: int, lm_width: int) -> nn.Module:
-    """The region encoder ``config.region_encoder`` names."""
+    """The region encoder ``config.region_encoder`` names (the methods' encoders register when first needed)."""
+    load_parts("models")
     return REGION_ENCODERS.get_known(config.region_encoder)(config, vision_hidden, lm_width)
 
 

@@ -14,6 +14,7 @@ caller weighs and sums them.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,12 @@ from transformers.utils import ModelOutput
 
 from groundlm.errors import InternalError
 from groundlm.manifest import Manifest, write_manifest
-from groundlm.models import location_prompt, multiview  # noqa: F401  (register region encoders)
 from groundlm.models.backbones import build_language, build_vision, resolve_vision
 from groundlm.models.config import VLMConfig
 from groundlm.models.heads import build_head
 from groundlm.models.lora import LoraSpec, attach_lora
 from groundlm.models.losses import regression_loss_sum, target_rows, target_tokens, token_loss_sum
 from groundlm.models.region import build_region_encoder
-from groundlm.models.region_decoders import RegionDecoders
 from groundlm.models.state import tied_once
 from groundlm.models.tokenizer import IMAGE_TOKEN, REGION_TOKEN, load_tokenizer
 
@@ -129,19 +128,13 @@ class GroundedVLM(nn.Module):
         self.heads[name] = head
 
     @property
-    def region_decoders(self) -> RegionDecoders | None:
-        """The region encoder's tag and region-text decoders (DynRefer), when it has them."""
-        return getattr(self.region_encoder, "decoders", None)
-
-    @property
     def region_loss_names(self) -> list[str]:
-        """The region decoders' losses (``tag``, ``rtc``) this model has."""
-        decoders = self.region_decoders
-        return decoders.loss_names if decoders is not None else []
+        """The region encoder's own losses (:mod:`groundlm.models.region`), when it has any."""
+        return list(getattr(self.region_encoder, "loss_names", []))
 
     @property
     def loss_names(self) -> list[str]:
-        """The named losses ``forward`` can return: ``lm``, one per head, and the region decoders'."""
+        """The named losses ``forward`` can return: ``lm``, one per head, and the region encoder's."""
         return ["lm", *self.config.heads, *self.region_loss_names]
 
     def _tower(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -156,12 +149,11 @@ class GroundedVLM(nn.Module):
         input_ids: torch.Tensor,
         pixel_values: torch.Tensor | None,
         region_boxes: list[torch.Tensor] | None = None,
-        region_views: torch.Tensor | None = None,
-        view_pixels: torch.Tensor | None = None,
+        region_inputs: Mapping[str, Any] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Input embeddings with placeholders replaced by visual features ``[B, T, width]``, and the region tokens
-        ``[sum R_b, tokens, width]`` (None without ``<region>`` placeholders). ``region_views`` ``[sum R_b, n]``
-        and ``view_pixels`` (the image the views are cut from, any square size) go to a multi-view region encoder."""
+        ``[sum R_b, tokens, width]`` (None without ``<region>`` placeholders). ``region_inputs`` (the batch's, from
+        the region encoder's batch hook) go to the region encoder as :mod:`groundlm.models.region` states."""
         image_mask = input_ids == self.image_token_id
         region_mask = input_ids == self.region_token_id
         safe_ids = input_ids.masked_fill(image_mask | region_mask, self.tokenizer.pad_token_id)
@@ -187,10 +179,9 @@ class GroundedVLM(nn.Module):
         if region_mask.any():
             if region_boxes is None:
                 raise InternalError("the prompt has <region> placeholders but no region boxes were given")
-            source = view_pixels if view_pixels is not None else pixel_values
-            tokens = self.region_encoder(
-                patches, region_boxes, self.image_size, source, vision=self._tower, views=region_views
-            )
+            inputs = {k: v for k, v in (region_inputs or {}).items() if k not in ("pixels", "targets", "counts")}
+            source = (region_inputs or {}).get("pixels", pixel_values)
+            tokens = self.region_encoder(patches, region_boxes, self.image_size, source, vision=self._tower, **inputs)
             if int(region_mask.sum()) != tokens.shape[0] * tokens.shape[1]:
                 raise InternalError(
                     f"{int(region_mask.sum())} <region> placeholders for {tokens.shape[0]} region(s) of "
@@ -209,16 +200,13 @@ class GroundedVLM(nn.Module):
         output_hidden_states: bool = False,
         head_targets: dict[str, torch.Tensor] | None = None,
         normalizers: dict[str, float] | None = None,
-        region_views: torch.Tensor | None = None,
-        view_pixels: torch.Tensor | None = None,
-        region_targets: dict[str, torch.Tensor] | None = None,
+        region_inputs: Mapping[str, Any] | None = None,
     ) -> VLMOutput:
         """Logits, head outputs and, with ``labels`` ``[B, T]`` and/or ``head_targets`` (name -> ``[B, T, out_dim]``,
         NaN rows where none), the named losses. A loss is its sum (:mod:`groundlm.models.losses`) divided by
-        ``normalizers[name]``, by default the count of scored entries in this batch (a mean). ``region_targets``
-        (one row per region, :class:`~groundlm.models.region_decoders.RegionDecoders`) add the region decoders'
-        losses."""
-        embeds, region_tokens = self.embed(input_ids, pixel_values, region_boxes, region_views, view_pixels)
+        ``normalizers[name]``, by default the count of scored entries in this batch (a mean). ``region_inputs`` go to
+        the region encoder; their ``targets`` add the encoder's own losses (:mod:`groundlm.models.region`)."""
+        embeds, region_tokens = self.embed(input_ids, pixel_values, region_boxes, region_inputs)
         out = self.lm(
             inputs_embeds=embeds,
             attention_mask=attention_mask,
@@ -234,10 +222,10 @@ class GroundedVLM(nn.Module):
                 raise ValueError(f"targets for {name!r}, which is not a head of this model's config")
             count = normalizers.get(name, max(target_rows(target), 1))
             losses[name] = regression_loss_sum(head_outputs[name], target, self.config.heads[name].loss) / count
-        decoders = self.region_decoders
-        if region_targets and decoders is not None and region_tokens is not None:
+        region_targets = (region_inputs or {}).get("targets")
+        if region_targets and region_tokens is not None and hasattr(self.region_encoder, "losses"):
             embed = self.lm.get_input_embeddings()
-            losses.update(decoders.losses(region_tokens, region_targets, embed, normalizers))
+            losses.update(self.region_encoder.losses(region_tokens, region_targets, embed, normalizers))
         return VLMOutput(
             loss=sum(losses.values()) if losses else None,
             logits=out.logits,
@@ -263,8 +251,7 @@ class GroundedVLM(nn.Module):
         samples: int = 1,
         temperature: float = 1.0,
         sample: bool | None = None,
-        region_views: torch.Tensor | None = None,
-        view_pixels: torch.Tensor | None = None,
+        region_inputs: Mapping[str, Any] | None = None,
     ) -> torch.Tensor:
         """New token ids ``[B, <= max_new_tokens]`` (greedy or beam search, with the LM's KV cache); with
         ``samples > 1``, ``[B * samples, ...]``: that many answers per prompt drawn at ``temperature``, the answers
@@ -273,7 +260,7 @@ class GroundedVLM(nn.Module):
 
         Prompts must be left-padded so that every row ends at its last prompt token.
         """
-        embeds, _ = self.embed(input_ids, pixel_values, region_boxes, region_views, view_pixels)
+        embeds, _ = self.embed(input_ids, pixel_values, region_boxes, region_inputs)
         tok = self.tokenizer
         sample = samples > 1 if sample is None else sample
         return self.lm.generate(

@@ -8,13 +8,14 @@ text into a prediction, and scores predictions with :mod:`groundlm.metrics`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from groundlm.data.sample import Sample
+from groundlm.registry import Registry
 
 Box = tuple[float, float, float, float]
 
@@ -52,16 +53,21 @@ class Example:
     # Head targets on the image: ``[N, D]`` rows, one per patch token of the prompt's image (row-major grid), read at
     # the ``<image>`` placeholders' positions (with the question first, those tokens have read it).
     image_targets: dict[str, Any] = field(default_factory=dict)
-    # DynRefer (multi-view region encoder, region decoders), one entry per region box: a random order of the view
-    # coefficients to draw training views from (the collator takes the first n - 1; none at evaluation, where the
-    # model's inference policy picks them), the region's tags, and the caption the region-text contrast pairs with.
-    view_orders: list[tuple[float, ...]] = field(default_factory=list)
-    region_tags: list[list[str]] = field(default_factory=list)
-    region_texts: list[str] = field(default_factory=list)
+    # Fields a method's parts read, by name (docs/architecture.md, section 5): the method's batch hook turns them into
+    # the batch's ``region_inputs`` (the multi-view encoder's ``view_orders``, ``region_tags`` and ``region_texts``,
+    # :mod:`groundlm.methods.dynrefer.inference_views`). Generic code passes them through untouched.
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Task(ABC):
+    """A task; registered under its ``name`` by :func:`register_task`. ``aliases`` are other names a user may ask
+    for it by (``describe`` for ``region_caption``); ``max_new_tokens`` is the budget of one answered query
+    (``predict``, ``serve``) and ``eval_max_new_tokens`` that of a scored one (``eval --checkpoint``)."""
+
     name: str
+    aliases: tuple[str, ...] = ()
+    max_new_tokens: int = 32
+    eval_max_new_tokens: int = 24
 
     @property
     def answer_format(self) -> str | None:
@@ -91,6 +97,22 @@ class Task(ABC):
     @abstractmethod
     def score(self, predictions: Sequence[Any], examples: Sequence[Example]) -> dict[str, float]:
         """Metrics of predictions against their examples."""
+
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """A class decorator: ``cls`` becomes the task named ``cls.name`` (and its ``aliases``)."""
+    TASKS.register(cls.name)(cls)
+    return cls
+
+
+# region encoder name -> hook(model config, training samples) -> the config to build: options a method derives from
+# the training data (DynRefer's ``views.tags: auto``), applied by :func:`groundlm.tasks.fit_model_config`.
+ModelConfigHook = Callable[[Any, Iterable[Sample]], Any]
+MODEL_CONFIG_HOOKS: Registry[ModelConfigHook] = Registry("model config hook")
+register_model_config_hook = MODEL_CONFIG_HOOKS.register
 
 
 def pick(options: Sequence[str], rng: np.random.Generator | None) -> str:

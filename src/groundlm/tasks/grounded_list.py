@@ -18,7 +18,7 @@ from groundlm import formats
 from groundlm.data.sample import Region, Sample
 from groundlm.data.synth.language import noun_phrase
 from groundlm.geometry.boxes import iou
-from groundlm.tasks.base import Example, Task, pick
+from groundlm.tasks.base import Example, Task, pick, register_task
 from groundlm.tasks.prompts import LIST_PROMPTS
 
 
@@ -29,6 +29,7 @@ def _noun(region: Region) -> str:
     )
 
 
+@register_task
 class GroundedListTask(Task):
     name = "grounded_list"
 

@@ -12,10 +12,11 @@ from groundlm.data.sample import Referring, Sample
 from groundlm.formats.numeric import combine
 from groundlm.geometry.cells import cell_shares
 from groundlm.metrics import grounding_metrics
-from groundlm.tasks.base import Example, Task, pick
+from groundlm.tasks.base import Example, Task, pick, register_task
 from groundlm.tasks.prompts import REFER_PROMPTS
 
 
+@register_task
 class ReferTask(Task):
     name = "refer"
 

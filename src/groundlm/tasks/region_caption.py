@@ -10,12 +10,14 @@ from groundlm import formats
 from groundlm.data.sample import Region, Sample
 from groundlm.geometry.views import CANDIDATE_TS
 from groundlm.metrics import caption_metrics
-from groundlm.tasks.base import Example, Task, pick
+from groundlm.tasks.base import Example, Task, pick, register_task
 from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
 
 
+@register_task
 class RegionCaptionTask(Task):
     name = "region_caption"
+    aliases = ("describe", "caption")
 
     def __init__(self, box_as_text: str | None = None, image: bool = True) -> None:
         """``box_as_text``: a box format (``groundlm.formats``) to write the region's box in the prompt with,
@@ -37,18 +39,11 @@ class RegionCaptionTask(Task):
             region = self.box_codec.render_boxes([item.box], sample.width, sample.height)
             return Example("<image>" + template.format(region=region), caption, sample, answer=refs)
         prompt = self.image + template.format(region="<region>")
-        # Training draws an order of the view coefficients for a multi-view encoder (ignored by the others).
+        # Training draws an order of the view coefficients for a multi-view encoder (ignored by the others); its
+        # decoders learn the region's tags and pair its tokens with the caption.
         orders = [tuple(float(t) for t in rng.permutation(CANDIDATE_TS))] if rng is not None else []
-        return Example(
-            prompt,
-            caption,
-            sample,
-            region_boxes=[item.box],
-            answer=refs,
-            view_orders=orders,
-            region_tags=[list(item.tags)],
-            region_texts=[caption],
-        )
+        extras = {"view_orders": orders, "region_tags": [list(item.tags)], "region_texts": [caption]}
+        return Example(prompt, caption, sample, region_boxes=[item.box], answer=refs, extras=extras)
 
     def decode(self, text: str, example: Example) -> str:
         return text.strip()

@@ -1,8 +1,8 @@
-"""Training and measuring depth regressors: :class:`~groundlm.models.depth_lm.DepthLM` and the baselines of
-:mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the training engine :mod:`groundlm.train.engine`,
-the depth metrics). A depth regressor is a module called as ``model(pixel_values, prompt_ids, prompt_mask)`` ->
-``[B, h, w]`` metres; one with a ``prompt_batch`` method reads prompts. Batch ``k`` is a pure function of
-``(seed, k)``.
+"""Training and measuring depth regressors: :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` and the
+baselines of :mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the training engine
+:mod:`groundlm.train.engine`, the depth metrics). A depth regressor is a module called as
+``model(pixel_values, prompt_ids, prompt_mask)`` -> ``[B, h, w]`` metres; one with a ``prompt_batch`` method reads
+prompts. Batch ``k`` is a pure function of ``(seed, k)``.
 
 ``groundlm train CONFIG`` runs :func:`train_depth` for a config with ``method: depth``.
 """
@@ -24,11 +24,11 @@ from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
 from groundlm.inference.depth import depth_forward, evaluate_depth
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.metrics.depth import ALIGNMENTS
-from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.models.depth_losses import silog_loss, ssi_loss
 from groundlm.pretrain.tower import ensure_tower
-from groundlm.tasks.depth import DepthBatcher
 from groundlm.train.checkpoint import checkpoint_to_resume
 from groundlm.train.config import SplitSpec, load_typed
 from groundlm.train.engine import Engine, Outcome, Trainable

@@ -26,7 +26,6 @@ from groundlm.backends.base import Backend
 from groundlm.inference.collate import to_device
 from groundlm.inference.images import ImageCache
 from groundlm.models.losses import target_rows, target_tokens
-from groundlm.models.region_decoders import region_loss_counts
 from groundlm.tasks.base import Task
 from groundlm.train.batches import StepBatches, step_loader
 from groundlm.train.config import TrainConfig
@@ -43,9 +42,9 @@ def loss_counts(batches: list[dict], heads: Sequence[str], region_losses: Sequen
     for b in batches:
         for name, target in b.get("head_targets", {}).items():
             counts[name] += target_rows(target)
-        for name, count in region_loss_counts(b.get("region_targets", {})).items():
+        for name, count in b.get("region_inputs", {}).get("counts", {}).items():
             if name in counts:
-                counts[name] += count
+                counts[name] += int(count)
     return counts
 
 

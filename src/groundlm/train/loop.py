@@ -13,7 +13,7 @@ rate and data position, so an interrupted and resumed CPU run ends with the same
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,7 @@ from groundlm.backends import HFBackend, NativeBackend
 from groundlm.errors import UserError
 from groundlm.models.vlm import GroundedVLM
 from groundlm.pretrain.tower import ensure_tower
-from groundlm.tasks import Task, build_task
-from groundlm.tasks.region_caption import region_vocabulary
+from groundlm.tasks import Task, build_task, fit_model_config
 from groundlm.train.batches import StepBatches, decoded_splits, default_workers
 from groundlm.train.checkpoint import CHECKPOINTS, checkpoint_to_resume
 from groundlm.train.config import SplitSpec, TrainConfig
@@ -127,9 +126,7 @@ def _setup(cfg: TrainConfig, accelerator: Accelerator, ckpt: Path | None, progre
         if is_main:
             ensure_tower(tower, cfg.tower_preset, progress=progress)
         accelerator.wait_for_everyone()
-    views = cfg.model.views
-    if cfg.model.region_encoder == "dynrefer" and tuple(views.tags) == ("auto",):
-        cfg.model.views = replace(views, tags=region_vocabulary(train_ds)[0])  # the training split's tags
+    cfg.model = fit_model_config(cfg.model, train_ds)  # what the model's parts derive from the training split
     backend = _backend(cfg, ckpt, "cpu" if accelerator.device.type == "cpu" else None)
     # Each task with the backend's own answer syntax (a transformers VLM writes boxes in its family's format).
     task_options = [backend.task_options(t.name, t.options) for t in cfg.tasks]

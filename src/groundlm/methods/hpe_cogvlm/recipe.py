@@ -41,9 +41,10 @@ from groundlm.evaluation.table import format_table, format_value
 from groundlm.formats.numeric import NumericDecoding
 from groundlm.inference import ImageCache, TextGenerator, answer, load_model, model_manifest
 from groundlm.inference.merge import merge_saved_models
+from groundlm.methods.hpe_cogvlm.task_pose import PoseTask
 from groundlm.models.config import LanguageConfig, VLMConfig
 from groundlm.models.lora import LoraSpec
-from groundlm.tasks import PoseTask, ReferTask
+from groundlm.tasks import ReferTask
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
 from groundlm.train.loop import train
 from groundlm.train.stream import evaluation_examples

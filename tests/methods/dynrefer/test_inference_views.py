@@ -7,7 +7,7 @@ from PIL import Image
 
 from groundlm.data.sample import Region, Sample
 from groundlm.geometry.views import select_views
-from groundlm.inference.views import ViewPolicy
+from groundlm.methods.dynrefer.inference_views import ViewPolicy
 from groundlm.models.tokenizer import load_tokenizer
 from groundlm.tasks import RegionCaptionTask
 
@@ -33,7 +33,7 @@ def test_selected_views_are_select_views_of_the_original_picture():
 def test_training_views_come_from_the_example_and_inference_follows_the_policy():
     sample, image = _sample()
     ex = RegionCaptionTask().example(sample, sample.regions[0], np.random.default_rng(1))
-    order = ex.view_orders[0]
+    order = ex.extras["view_orders"][0]
     assert sorted(order) == pytest.approx([round(0.1 * i, 1) for i in range(1, 11)])
     assert ViewPolicy(3).coefficients(ex, 0, image, training=True) == (0.0, *sorted(order[:2]))
     assert ViewPolicy(3, "fixed", (0.8, 0.3)).coefficients(ex, 0, image, training=False) == (0.0, 0.3, 0.8)
@@ -59,6 +59,6 @@ def test_batch_inputs_and_decoder_targets():
     ids = targets["text_ids"][0][targets["text_mask"][0]].tolist()
     assert tok.decode(ids) == examples[0].target
     no_tags = RegionCaptionTask().example(sample, sample.regions[0], None)
-    no_tags.region_tags = []
+    no_tags.extras["region_tags"] = []
     rows = policy.targets([no_tags], tok)["region_targets"]["tag"]
     assert all(math.isnan(v) for v in rows[0].tolist())

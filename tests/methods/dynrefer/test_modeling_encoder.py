@@ -4,17 +4,16 @@ import torch
 
 from groundlm.geometry.roi_align import roi_align
 from groundlm.geometry.views import view_boxes
-from groundlm.models.config import ViewsConfig
-from groundlm.models.multiview import (
+from groundlm.methods.dynrefer.modeling_encoder import (
     MultiViewRegionEncoder,
     ViewAlignment,
     box_in_view,
     view_boxes_tensor,
     view_crops,
 )
+from groundlm.models.config import ViewsConfig
 from groundlm.models.vlm import GroundedVLM
-
-from .conftest import tiny_config
+from tests.models.conftest import tiny_config
 
 
 def test_zero_initialised_alignment_is_the_identity():
@@ -126,19 +125,26 @@ def test_the_multi_view_model_gives_the_same_losses_on_cuda_as_on_the_cpu():
         pixel_values=torch.randn(2, 3, 32, 32),
         labels=labels,
         region_boxes=[torch.tensor([[2.0, 2, 20, 20]]), torch.tensor([[8.0, 4, 30, 31]])],
-        region_views=torch.tensor([[0.0, 0.3, 0.9], [0.0, 0.5, 1.0]]),
-        view_pixels=torch.randn(2, 3, 64, 64),
-        region_targets={
-            "tag": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
-            "text_ids": ids[:, -3:],
-            "text_mask": torch.ones(2, 3, dtype=torch.bool),
+        region_inputs={
+            "views": torch.tensor([[0.0, 0.3, 0.9], [0.0, 0.5, 1.0]]),
+            "pixels": torch.randn(2, 3, 64, 64),
+            "targets": {
+                "tag": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+                "text_ids": ids[:, -3:],
+                "text_mask": torch.ones(2, 3, dtype=torch.bool),
+            },
         },
     )
     cpu = model(**inputs).losses
     gpu_model = model.to("cuda")
     moved = {k: v.cuda() if torch.is_tensor(v) else v for k, v in inputs.items()}
     moved["region_boxes"] = [b.cuda() for b in inputs["region_boxes"]]
-    moved["region_targets"] = {k: v.cuda() for k, v in inputs["region_targets"].items()}
+    region = inputs["region_inputs"]
+    moved["region_inputs"] = {
+        "views": region["views"].cuda(),
+        "pixels": region["pixels"].cuda(),
+        "targets": {k: v.cuda() for k, v in region["targets"].items()},
+    }
     gpu = gpu_model(**moved).losses
     assert set(cpu) == set(gpu) == {"lm", "tag", "rtc"}
     for name in cpu:

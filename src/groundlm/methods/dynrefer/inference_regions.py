@@ -21,8 +21,8 @@ def region_tag_scores(
     model, collator: Collator, examples: Sequence[Example], images: ImageCache, batch_size: int = 32
 ) -> np.ndarray:
     """``[R, V]`` tag probabilities (``sigmoid`` of the tag decoder's logits) of every region box of ``examples``,
-    in order; ``V`` = ``len(model.region_decoders.tags)``."""
-    decoders = model.region_decoders
+    in order; ``V`` = ``len(model.region_encoder.decoders.tags)``."""
+    decoders = getattr(model.region_encoder, "decoders", None)
     if decoders is None or decoders.tagger is None:
         raise ValueError("this model has no tag decoder (views.tags is empty or the region encoder is not dynrefer)")
     rows = []
@@ -31,11 +31,7 @@ def region_tag_scores(
             chunk = list(examples[k : k + batch_size])
             batch = to_device(collator.generation_batch(chunk, [images.get(e.sample) for e in chunk]), device)
             _, tokens = model.embed(
-                batch["input_ids"],
-                batch["pixel_values"],
-                batch["region_boxes"],
-                batch.get("region_views"),
-                batch.get("view_pixels"),
+                batch["input_ids"], batch["pixel_values"], batch["region_boxes"], batch.get("region_inputs")
             )
             if tokens is not None:
                 rows.append(torch.sigmoid(decoders.tagger(tokens)).float().cpu())
@@ -59,6 +55,7 @@ def caption_likelihood(
             chunk = [replace(e, target=c) for e, c in zip(examples[k : k + batch_size], captions[k : k + batch_size])]
             batch = to_device(collator.train_batch(chunk, [images.get(e.sample) for e in chunk]), device)
             labels = batch.pop("labels")
-            batch.pop("region_targets", None)
+            for key in ("targets", "counts"):  # the likelihood only: no region losses
+                batch.get("region_inputs", {}).pop(key, None)
             out += mean_token_log_prob(model(**batch).logits, labels).exp().cpu().tolist()
     return np.asarray(out)

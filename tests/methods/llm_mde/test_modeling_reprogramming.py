@@ -1,7 +1,7 @@
 import torch
 
-from groundlm.models.depth_head import AdaptationHead
-from groundlm.models.reprogramming import ReprogrammingLayer
+from groundlm.methods.llm_mde.modeling_depth_head import AdaptationHead
+from groundlm.methods.llm_mde.modeling_reprogramming import ReprogrammingLayer
 
 
 def test_shapes_and_prototypes_from_the_frozen_embeddings():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from groundlm.models.depth_lm import PROMPTS
+from groundlm.methods.llm_mde.modeling_depth_lm import PROMPTS
 
 TASK = "Task: estimate the distance from the camera of every pixel, in metres."
 

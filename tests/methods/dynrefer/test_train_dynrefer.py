@@ -5,9 +5,8 @@ from groundlm.cli import main
 from groundlm.inference import load_vlm
 from groundlm.train.config import load_config
 from groundlm.train.loop import train
-
-from ..conftest import TINY_LANGUAGE, TINY_VISION
-from .conftest import tiny_train_config
+from tests.conftest import TINY_LANGUAGE, TINY_VISION
+from tests.train.conftest import tiny_train_config
 
 
 def test_dynrefer_trains_its_three_losses_and_is_evaluated_from_the_command_line(tmp_path, tiny_split, capsys):

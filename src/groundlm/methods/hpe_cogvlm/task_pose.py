@@ -23,7 +23,7 @@ from groundlm.data.sample import Head, Sample
 from groundlm.formats.numeric import combine
 from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec
 from groundlm.metrics.pose import pose_metrics
-from groundlm.tasks.base import Box, Example, Task, pick
+from groundlm.tasks.base import Box, Example, Task, pick, register_task
 from groundlm.tasks.prompts import POSE_PROMPTS
 
 Pose = tuple[float, float, float]
@@ -51,8 +51,11 @@ def person_expressions(sample: Sample, head: Head) -> tuple[str, ...]:
     return tuple(sorted(set(texts), key=lambda t: (len(t), t)))
 
 
+@register_task
 class PoseTask(Task):
     name = "pose"
+    max_new_tokens = 48  # the answer is 33 tokens
+    eval_max_new_tokens = 40
 
     def __init__(self, max_abs: float = 180.0, reread: bool = False) -> None:
         """``reread``: the answer re-reads the head it found: after the head box, the region tokens of that box

@@ -1,10 +1,10 @@
 """LLM-MDE (docs/architecture.md, section 6.2): metric depth from a language model.
 
 The vision tower's patch features are reprogrammed onto text prototypes drawn from the LM's frozen word embeddings
-(:class:`~groundlm.models.reprogramming.ReprogrammingLayer`), placed after the embedded prompt
-(:mod:`groundlm.tasks.depth_prompt`), read by the LM (an encoder such as BERT, as the paper, or one of our causal
-LMs, whose patch positions then read the whole prompt), and the LM's last hidden states at the patch positions
-become a depth map (:class:`~groundlm.models.depth_head.AdaptationHead`).
+(:class:`~groundlm.methods.llm_mde.modeling_reprogramming.ReprogrammingLayer`), placed after the embedded prompt
+(:mod:`groundlm.methods.llm_mde.task_depth_prompt`), read by the LM (an encoder such as BERT, as the paper, or one
+of our causal LMs, whose patch positions then read the whole prompt), and the LM's last hidden states at the patch
+positions become a depth map (:class:`~groundlm.methods.llm_mde.modeling_depth_head.AdaptationHead`).
 
 A saved model is a directory: ``config.json`` (``{"depth_lm": config, "reader": the LM's transformers config}``),
 ``model.safetensors`` and ``tokenizer/``; it loads without the tower or LM folders it was built from.
@@ -23,10 +23,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from groundlm.manifest import Manifest, write_manifest
+from groundlm.methods.llm_mde.modeling_depth_head import AdaptationHead
+from groundlm.methods.llm_mde.modeling_reprogramming import LinearProjection, ReprogrammingLayer
 from groundlm.models.backbones import build_reader, build_vision, reader_from_config, resolve_vision
 from groundlm.models.config import LanguageConfig, VisionConfig
-from groundlm.models.depth_head import AdaptationHead
-from groundlm.models.reprogramming import LinearProjection, ReprogrammingLayer
 from groundlm.models.state import tied_once
 from groundlm.models.tokenizer import left_padded, load_tokenizer
 
@@ -34,7 +34,7 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 CONFIG_KEY = "depth_lm"  # the top-level key of a depth model's config.json (a grounded VLM's is "groundlm")
 LM_TRAINING = ("frozen", "lora", "full")
-PROMPTS = ("none", "fixed", "adaptive")  # the prompt kinds of groundlm.tasks.depth_prompt
+PROMPTS = ("none", "fixed", "adaptive")  # the prompt kinds of groundlm.methods.llm_mde.task_depth_prompt
 # The LM's attention query, key and value projections, where LoRA goes (LLM-MDE adapts q, k and v).
 QKV_TARGETS = {
     "bert": ("query", "key", "value"),
@@ -62,7 +62,8 @@ class DepthLMConfig:
     max_depth: float = 10.0
     lm_training: str = "frozen"
     lora_rank: int = 8
-    # What the LM reads before the patches (groundlm.tasks.depth_prompt): the prompt kind and the dataset sentence.
+    # What the LM reads before the patches (groundlm.methods.llm_mde.task_depth_prompt): the prompt kind and the
+    # dataset sentence.
     prompt: str = "adaptive"
     dataset: str = "SpatialWorld, rendered indoor and outdoor scenes."
     tokenizer: str | None = None  # default: the project's tokenizer (an LM from ``path`` brings its own)

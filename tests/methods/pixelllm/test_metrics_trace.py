@@ -1,6 +1,6 @@
 import pytest
 
-from groundlm.metrics import trace_metrics
+from groundlm.methods.pixelllm.metrics_trace import trace_metrics
 
 
 def test_trace_metrics_known_answers():

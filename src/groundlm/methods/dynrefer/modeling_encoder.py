@@ -16,8 +16,8 @@ random in training, pHash-selected or fixed at inference, see :class:`~groundlm.
 5. **queries**: ``queries`` learned queries read the fused tokens (``layers`` :class:`QueryAttention` blocks) and
    are projected to the language model's width: the region's tokens.
 
-The decoders (tags, region-text contrast: :mod:`groundlm.models.region_decoders`) read the same tokens, as the
-language model does. A frozen tower runs without gradients (the caller passes it so).
+The decoders (tags, region-text contrast: :mod:`groundlm.methods.dynrefer.modeling_decoders`) read the same
+tokens, as the language model does. A frozen tower runs without gradients (the caller passes it so).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from groundlm.geometry.roi_align import roi_align
+from groundlm.methods.dynrefer.modeling_decoders import RegionDecoders
 from groundlm.models.config import ViewsConfig, VLMConfig
 from groundlm.models.query_attention import QueryAttention
 from groundlm.models.region import register_region_encoder
-from groundlm.models.region_decoders import RegionDecoders
 
 
 def view_boxes_tensor(boxes: torch.Tensor, ts: torch.Tensor, width: float, height: float) -> torch.Tensor:
@@ -107,6 +107,17 @@ class MultiViewRegionEncoder(nn.Module):
     @property
     def tokens_per_region(self) -> int:
         return self.cfg.queries
+
+    @property
+    def loss_names(self) -> list[str]:
+        """The decoders' losses (``tag``, ``rtc``) this encoder has."""
+        return self.decoders.loss_names
+
+    def losses(
+        self, tokens: torch.Tensor, targets: dict[str, torch.Tensor], embed: nn.Module, normalizers: dict[str, float]
+    ) -> dict[str, torch.Tensor]:
+        """The decoders' losses on the region tokens (:meth:`RegionDecoders.losses`)."""
+        return self.decoders.losses(tokens, targets, embed, normalizers)
 
     def default_views(self, regions: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """``[regions, n]``: ``t = 0`` and the fixed coefficients."""

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from groundlm.data.sample import Sample, Utterance
-from groundlm.metrics import caption_metrics, trace_metrics
-from groundlm.tasks.base import Example, SpanTargets, Task, pick
+from groundlm.methods.pixelllm.metrics_trace import trace_metrics
+from groundlm.metrics import caption_metrics
+from groundlm.tasks.base import Example, SpanTargets, Task, pick, register_task
 from groundlm.tasks.prompts import NARRATE_PROMPTS
 
 
@@ -54,8 +55,10 @@ def narrative_text(
     return text + ".", spans, points, regions
 
 
+@register_task
 class NarrateTask(Task):
     name = "narrate"
+    max_new_tokens = 96
 
     def __init__(self, point_head: str | None = None, utterances: int | None = None) -> None:
         """``point_head``: the head (``model.heads``, kind ``point``, ``out_dim: 2``) trained on each word's point;
@@ -92,8 +95,9 @@ class NarrateTask(Task):
         return out
 
     def trace_score(self, points: Sequence[np.ndarray], examples: Sequence[Example]) -> dict[str, float]:
-        """:func:`~groundlm.metrics.trace.trace_metrics` of per-word points (``[S, 2]`` per example, in the order
-        of its point targets, e.g. from :func:`groundlm.inference.points.span_outputs`) over all examples."""
+        """:func:`~groundlm.methods.pixelllm.metrics_trace.trace_metrics` of per-word points (``[S, 2]`` per example,
+        in the order of its point targets, e.g. from :func:`groundlm.inference.points.span_outputs`) over all
+        examples."""
         pred, gt, boxes = [], [], []
         for p, ex in zip(points, examples):
             truth = ex.targets[self.point_head]

@@ -3,13 +3,12 @@ import math
 import pytest
 import torch
 
+from groundlm.methods.pixelllm.modeling_location_prompt import FourierCodes, LocationPromptEncoder
 from groundlm.models.config import HeadConfig
 from groundlm.models.heads import build_head
-from groundlm.models.location_prompt import FourierCodes, LocationPromptEncoder
 from groundlm.models.vlm import GroundedVLM
-
-from .conftest import tiny_config
-from .test_vlm import _inputs
+from tests.models.conftest import tiny_config
+from tests.models.test_vlm import _inputs
 
 
 def test_fourier_codes_have_known_values():

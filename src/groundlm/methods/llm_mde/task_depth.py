@@ -1,7 +1,8 @@
-"""The depth task's batches for :class:`~groundlm.models.depth_lm.DepthLM` (and the depth baselines): each picture
-resized to the tower's input and normalised, its prompt (:mod:`groundlm.tasks.depth_prompt`, the scene type as the
-category), and for training its ground-truth depth resized (nearest) to the model's output map, with a mask of the
-pixels known to lie in ``(0, max_depth]`` metres."""
+"""The depth task's batches for :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` (and the depth
+baselines): each picture resized to the tower's input and normalised, its prompt
+(:mod:`groundlm.methods.llm_mde.task_depth_prompt`, the scene type as the category), and for training its
+ground-truth depth resized (nearest) to the model's output map, with a mask of the pixels known to lie in
+``(0, max_depth]`` metres."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from PIL import Image
 
 from groundlm.data.sample import Sample
 from groundlm.geometry.cells import resized_labels
+from groundlm.methods.llm_mde.task_depth_prompt import depth_prompt
 from groundlm.models.backbones import pixel_values
-from groundlm.tasks.depth_prompt import depth_prompt
 
 # Prompt strings -> token ids [B, P] and mask [B, P] (DepthLM.prompt_batch).
 Tokenize = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]
@@ -36,7 +37,8 @@ class DepthBatcher:
 
     @classmethod
     def for_model(cls, model) -> DepthBatcher:
-        """The batches a :class:`~groundlm.models.depth_lm.DepthLM` was trained on (sizes, normalisation, prompt)."""
+        """The batches a :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` was trained on (sizes,
+        normalisation, prompt)."""
         c = model.config
         return cls(
             model.vision.image_size,

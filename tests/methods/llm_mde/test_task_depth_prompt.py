@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from groundlm.tasks.depth_prompt import depth_prompt, pixel_statistics
+from groundlm.methods.llm_mde.task_depth_prompt import depth_prompt, pixel_statistics
 
 
 def test_pixel_statistics_of_a_known_image():

@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
+from groundlm.methods.llm_mde.task_depth_prompt import depth_prompt
 from groundlm.models.config import LanguageConfig
-from groundlm.models.depth_lm import DepthLM, DepthLMConfig
 from groundlm.models.depth_losses import silog_loss
-from groundlm.tasks.depth_prompt import depth_prompt
-
-from ..conftest import tiny_language, tiny_vision
+from tests.conftest import tiny_language, tiny_vision
 
 VISION = tiny_vision()
 

@@ -9,10 +9,9 @@ import torch
 from groundlm import data
 from groundlm.data.sample import Sample, Utterance
 from groundlm.inference.collate import Collator
+from groundlm.methods.pixelllm.task_narrate import NarrateTask, narrative_text, word_points
 from groundlm.models.tokenizer import load_tokenizer
-from groundlm.tasks.narrate import NarrateTask, narrative_text, word_points
-
-from ..train.conftest import tiny_split, tiny_train_config  # noqa: F401  (the fixture)
+from tests.train.conftest import tiny_split, tiny_train_config  # noqa: F401  (the fixture)
 
 
 def _sample() -> Sample:
@@ -88,8 +87,7 @@ def test_word_points_are_read_as_the_mean_over_each_words_tokens(tiny_split):  #
     from groundlm.inference.points import span_outputs
     from groundlm.models.config import HeadConfig
     from groundlm.models.vlm import GroundedVLM
-
-    from ..models.conftest import tiny_config
+    from tests.models.conftest import tiny_config
 
     class Position(nn.Module):  # outputs each position's index, twice
         def forward(self, hidden):

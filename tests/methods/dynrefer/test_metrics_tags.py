@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from groundlm.metrics.tags import named_category, ranked_average_precision, recognition_accuracy, tag_metrics
+from groundlm.methods.dynrefer.metrics_tags import (
+    named_category,
+    ranked_average_precision,
+    recognition_accuracy,
+    tag_metrics,
+)
 
 
 def test_ranked_average_precision_by_hand():

@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from groundlm.models.region_decoders import (
+from groundlm.methods.dynrefer.modeling_decoders import (
     RegionDecoders,
     asymmetric_loss_sum,
     region_loss_counts,

@@ -10,12 +10,11 @@ from groundlm.data.synth.writer import write_split
 from groundlm.formats.numeric import NumericDecoding
 from groundlm.formats.pose import PoseCodec
 from groundlm.inference.collate import IGNORE, Collator
+from groundlm.methods.hpe_cogvlm.task_pose import PoseTask
 from groundlm.models.tokenizer import REGION_TOKEN
-from groundlm.tasks import PoseTask
 from groundlm.train.evaluate import generate_texts, predict_examples
 from groundlm.train.stream import ImageCache
-
-from ..models.conftest import tiny_model  # noqa: F401
+from tests.models.conftest import tiny_model  # noqa: F401
 
 
 def _examples(tmp_path, rng):
