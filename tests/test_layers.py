@@ -33,7 +33,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("groundlm.models", "groundlm.methods.*.modeling_*"),
     # The backend interface and loading options (a train config's ``backend``) sit beside the tasks they serve.
     ("groundlm.adapters", "groundlm.tasks", "groundlm.backends.base", "groundlm.methods.*.task_*"),
-    # The configuration, schedule and metrics log that every training loop shares (tower pretraining too).
+    # The configuration and the training engine (schedule, checkpoints, metrics log) that every trainer shares (tower
+    # pretraining and the baselines too).
     (
         "groundlm.inference",
         "groundlm.backends",
@@ -42,6 +43,8 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.train.config",
         "groundlm.train.schedule",
         "groundlm.train.metrics_log",
+        "groundlm.train.checkpoint",
+        "groundlm.train.engine",
         "groundlm.methods.*.inference_*",
     ),
     ("groundlm.train", "groundlm.evaluation", "groundlm.serve"),

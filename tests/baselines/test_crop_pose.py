@@ -45,3 +45,13 @@ def test_starts_at_identity_and_learns_to_fit_a_few_heads(tmp_path):
     trained.save(tmp_path / "cnn")
     again = CropPoseNet.load(tmp_path / "cnn")
     assert error(again) == after
+
+
+def test_training_resumes_exactly(tmp_path):
+    cfg = CropPoseConfig(crop_size=32, width=16, blocks=2, steps=4, batch_size=8)
+    ds = SampleDataset([generate(2, i, "headshot", 64).sample for i in range(2)], "tiny")
+    straight = train_crop_pose(ds, cfg, progress=False)
+    train_crop_pose(ds, cfg, progress=False, run_dir=tmp_path, save_every=2, stop_after=2)
+    resumed = train_crop_pose(ds, cfg, progress=False, run_dir=tmp_path, save_every=2, resume=True)
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

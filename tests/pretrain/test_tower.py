@@ -211,3 +211,31 @@ def test_ensure_tower_reuses_a_cached_tower_and_rebuilds_a_stale_one(tmp_path, h
 def test_a_missing_tower_path_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="groundlm pretrain"):
         GroundedVLM(VLMConfig(vision=VisionConfig(path=str(tmp_path / "nope"))))
+
+
+def test_pretraining_resumes_exactly(tmp_path, heads_split, capsys):
+    from safetensors.torch import load_file
+
+    from groundlm.cli import main
+    from groundlm.errors import UserError
+
+    straight, broken = (_tiny_cfg(tmp_path / name, heads_split, steps=4, save_every=2) for name in "ab")
+    straight.val = broken.val = []
+    pretrain_tower(straight, progress=False)
+    assert pretrain_tower(broken, progress=False, stop_after=2) == {"interrupted_at": 2}
+    with pytest.raises(UserError, match="--resume"):
+        pretrain_tower(broken, progress=False)
+    # groundlm pretrain --resume continues it.
+    vision = {"kind": "resnet", "image_size": 64, "patch_size": 8, "hidden_size": 32, "num_layers": 2}
+    tree = {"out": broken.out, "vision": {**vision, "num_heads": 2, "intermediate_size": 64}, "steps": 4}
+    tree.update(data=[f"spatialworld:{heads_split}"], val=[], batch_size=4, head_hidden=16, save_every=2)
+    path = tmp_path / "tower.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    assert main(["pretrain", str(path), "--resume"]) == 0
+    capsys.readouterr()
+    a = load_file(str(tmp_path / "a" / "tower" / "tower.safetensors"))
+    b = load_file(str(tmp_path / "b" / "tower" / "tower.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    summary_a = json.loads((tmp_path / "a" / "tower" / "summary.json").read_text())
+    summary_b = json.loads((tmp_path / "b" / "tower" / "summary.json").read_text())
+    assert summary_a["final_losses"] == summary_b["final_losses"]

@@ -153,3 +153,34 @@ def test_cli_trains_predicts_and_evaluates_a_depth_model(tmp_path, tiny_split, c
     path.write_text(yaml.safe_dump({**config, "loss": "l1"}))
     assert main(["train", str(path)]) == 2
     assert "silog" in capsys.readouterr().err
+
+
+def test_depth_training_resumes_exactly(tmp_path, tiny_split, capsys):
+    def config(name: str) -> DepthTrainConfig:
+        return DepthTrainConfig(
+            run_dir=str(tmp_path / name),
+            train=SplitSpec(f"spatialworld:{tiny_split / 'train'}"),
+            model=tiny_model_config(lm_training="lora", lora_rank=2),
+            batch_size=2,
+            max_steps=4,
+            save_every=2,
+            device="cpu",
+        )
+
+    train_depth(config("straight"), progress=False)
+    assert train_depth(config("broken"), progress=False, stop_after=2) == {"interrupted_at": 2}
+    assert not (tmp_path / "broken" / "final").exists()
+    with pytest.raises(UserError, match="--resume"):
+        train_depth(config("broken"), progress=False)  # refuses to start over a run's checkpoints
+    # The CLI resumes a depth run too.
+    path = tmp_path / "depth.yaml"
+    cfg = config("broken")
+    model = {"vision": TINY_VISION, "language": TINY_LM, "prototypes": 16, "heads": 4, "head_channels": 16}
+    tree = {"method": "depth", "run_dir": cfg.run_dir, "train": cfg.train.uri, "batch_size": 2, "max_steps": 4}
+    model.update(head_blocks=2, lm_training="lora", lora_rank=2)
+    path.write_text(yaml.safe_dump({**tree, "model": model, "save_every": 2, "device": "cpu"}))
+    assert main(["train", str(path), "--resume"]) == 0
+    capsys.readouterr()
+    a = DepthLM.from_pretrained(tmp_path / "straight" / "final").state_dict()
+    b = DepthLM.from_pretrained(tmp_path / "broken" / "final").state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from groundlm.data.dataset import SampleDataset
 from groundlm.geometry.rotations import euler_to_matrix, geodesic_distance, matrix_to_euler, sixd_to_matrix
 from groundlm.models.backbones import build_vision
 from groundlm.models.config import VisionConfig
+from groundlm.train.checkpoint import checkpoint_to_resume
+from groundlm.train.engine import Engine, Trainable
+from groundlm.train.schedule import build_optimizer, cosine_decay
 
 Box = Sequence[float]
 
@@ -123,38 +127,77 @@ def head_crops(
     return [torch.stack(c) for c in crops], torch.tensor(poses, dtype=torch.float32)
 
 
-def train_crop_pose(
-    dataset: SampleDataset, config: CropPoseConfig, progress: bool = True, device: str | torch.device = "cpu"
-) -> CropPoseNet:
-    """Train on every head of ``dataset`` with the geodesic loss (AdamW, cosine schedule) on ``device``; the crops
-    are cut on the CPU and each batch is moved there."""
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    # Three margins cover the jitter range; each batch draws crops from all of them.
-    margins = [config.margin - config.margin_jitter, config.margin, config.margin + config.margin_jitter]
-    crops, poses = head_crops(dataset, margins, config.crop_size, progress)
-    n = poses.shape[0]
-    model = CropPoseNet(config).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / config.steps, 1))))
-    model.train()
-    bar = tqdm(range(config.steps), desc="crop baseline", unit="step", disable=not progress)
-    for _ in bar:
-        idx = rng.integers(n, size=config.batch_size)
-        which = rng.integers(len(crops), size=config.batch_size)
-        x = torch.stack([crops[w][i] for w, i in zip(which, idx)])
-        pose = poses[torch.from_numpy(idx)]
+class CropPoseSteps(Trainable):
+    """The baseline's optimisation steps: ``batch_size`` crops drawn with replacement (each at one of the margins)
+    by the run's own generator, half of them mirrored, scored by the mean geodesic distance (radians) to the true
+    rotations."""
+
+    def __init__(
+        self,
+        model: CropPoseNet,
+        crops: list[torch.Tensor],
+        poses: torch.Tensor,
+        config: CropPoseConfig,
+        device: str | torch.device,
+    ) -> None:
+        self.module, self.crops, self.poses, self.config, self.device = model, crops, poses, config, device
+        self.rng = np.random.default_rng(config.seed)
+
+    def backward(self, step: int) -> dict[str, float]:
+        config, rng = self.config, self.rng
+        idx = rng.integers(self.poses.shape[0], size=config.batch_size)
+        which = rng.integers(len(self.crops), size=config.batch_size)
+        x = torch.stack([self.crops[w][i] for w, i in zip(which, idx)])
+        pose = self.poses[torch.from_numpy(idx)]
         if config.flip:
             flip = torch.from_numpy(rng.random(config.batch_size) < 0.5)
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
             pose = torch.where(flip[:, None], pose * torch.tensor([-1.0, 1.0, -1.0]), pose)
-        target = euler_to_matrix(*pose.unbind(1)).to(device)
-        loss = geodesic_distance(model(x.to(device)), target).mean()
-        opt.zero_grad(set_to_none=True)
+        target = euler_to_matrix(*pose.unbind(1)).to(self.device)
+        loss = geodesic_distance(self.module(x.to(self.device)), target).mean()
         loss.backward()
-        opt.step()
-        sched.step()
-        bar.set_postfix(loss_deg=f"{math.degrees(loss.item()):.1f}")
+        return {"loss": loss.item()}
+
+    def shown(self, values: dict[str, float]) -> dict[str, str]:
+        return {"loss_deg": f"{math.degrees(values['loss']):.1f}"}
+
+    def random_state(self) -> dict[str, Any]:
+        return {"numpy": self.rng.bit_generator.state}
+
+    def load_random_state(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["numpy"]
+
+
+def train_crop_pose(
+    dataset: SampleDataset,
+    config: CropPoseConfig,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+    run_dir: str | Path | None = None,
+    save_every: int = 0,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> CropPoseNet:
+    """Train on every head of ``dataset`` with the geodesic loss (AdamW, cosine schedule) on ``device``; the crops
+    are cut on the CPU and each batch is moved there. With ``run_dir``, a checkpoint every ``save_every`` steps goes
+    to ``run_dir/checkpoints``; ``resume`` continues from the newest, exactly; ``stop_after`` ends training after
+    that many steps as an interruption would (the model returned is then the partly trained one)."""
+    ckpt = checkpoint_to_resume(run_dir, resume) if run_dir is not None else None
+    torch.manual_seed(config.seed)
+    # Three margins cover the jitter range; each batch draws crops from all of them.
+    margins = [config.margin - config.margin_jitter, config.margin, config.margin + config.margin_jitter]
+    crops, poses = head_crops(dataset, margins, config.crop_size, progress)
+    model = CropPoseNet(config).to(device)
+    steps = CropPoseSteps(model, crops, poses, config, device)
+    optimizer, scheduler = build_optimizer(
+        model.parameters(), config.lr, config.weight_decay, cosine_decay(config.steps)
+    )
+    model.train()
+    engine = Engine(
+        optimizer, scheduler, config.steps, run_dir=Path(run_dir) if run_dir is not None else None,
+        save_every=save_every, progress=progress, desc="crop baseline",
+    )  # fmt: skip
+    engine.run(steps, ckpt, stop_after)
     return model.eval()
 
 

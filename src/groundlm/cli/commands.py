@@ -271,27 +271,26 @@ def train_command(config: str, *, overrides: Overrides = (), resume: bool = Fals
     if read_yaml(config, list(overrides)).get("method") == "depth":
         from groundlm.train.depth import load_depth_config, train_depth
 
-        if resume:
-            raise UserError("--resume is not supported for depth models (training restarts from step 0)")
-        return json.dumps(train_depth(load_depth_config(config, list(overrides))), indent=2)
+        return json.dumps(train_depth(load_depth_config(config, list(overrides)), resume=resume), indent=2)
     summary = train(load_config(config, list(overrides)), resume=resume)
     return json.dumps(summary, indent=2) if summary else ""
 
 
-def pretrain_command(config: str, *, overrides: Overrides = (), out: str | None = None) -> str:
+def pretrain_command(config: str, *, overrides: Overrides = (), out: str | None = None, resume: bool = False) -> str:
     """pretrain a vision tower on SpatialWorld's dense labels
 
     Args:
         config: a YAML config, e.g. configs/tower-quick.yaml
         overrides: override a config value
         out: the tower directory to write (default: the config's 'out')
+        resume: continue from the tower directory's newest checkpoint
     """
     from groundlm.pretrain.tower import load_pretrain_config, pretrain_tower
 
     cfg = load_pretrain_config(config, list(overrides))
     if out:
         cfg.out = out
-    summary = pretrain_tower(cfg)
+    summary = pretrain_tower(cfg, resume=resume)
     return json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2) + f"\ntower written to {cfg.out}"
 
 

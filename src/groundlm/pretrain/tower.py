@@ -8,9 +8,9 @@ heads are thrown away; the output is a tower directory (:func:`groundlm.models.b
 config loads with ``vision: {path: DIR}`` (add ``freeze: true`` to keep it fixed). Every bench's test domain stays
 out of the mix.
 
-Training is a plain loop (AdamW, :func:`groundlm.train.schedule.cosine_schedule`,
-:class:`~groundlm.train.metrics_log.MetricsLog`) over images and targets held in memory, with random horizontal
-flips and photometric jitter.
+Training runs on the shared engine (:mod:`groundlm.train.engine`: AdamW, a cosine schedule, the metrics log,
+checkpoints and exact resumption) over images and targets held in memory, with random horizontal flips and
+photometric jitter.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from groundlm import data
@@ -42,9 +43,11 @@ from groundlm.models.backbones import (
 from groundlm.models.config import VisionConfig
 from groundlm.pretrain.heads import LOSSES, MIN_HEAD_COVER, DenseHeads, dense_losses
 from groundlm.pretrain.targets import CLASSES, dense_targets, flip_targets, head_cover_maps
+from groundlm.train.checkpoint import checkpoint_to_resume
 from groundlm.train.config import SplitSpec, load_typed
+from groundlm.train.engine import Engine, Trainable
 from groundlm.train.metrics_log import MetricsLog
-from groundlm.train.schedule import cosine_schedule
+from groundlm.train.schedule import build_optimizer, cosine_schedule
 
 # Domains the quick tower sees: every scene type, three looks and the close-up head framing. Left out: the test
 # domains of the benches (headshot-dusk for head pose; portrait, and sparse that shares its look, for refer).
@@ -73,6 +76,7 @@ class TowerPretrainConfig:
     # Held-out splits, only measured (a bench's test domain may be measured here, never trained on).
     val: list[SplitSpec] = field(default_factory=list)
     steps: int = 3000
+    save_every: int = 0  # a checkpoint every this many steps and after the last (0: none), to resume from
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -241,16 +245,81 @@ def _wrap(deg: float) -> float:
     return (deg + 180.0) % 360.0 - 180.0
 
 
-def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name: str | None = None) -> dict[str, Any]:
+class TowerSteps(Trainable):
+    """Tower pretraining's optimisation steps: ``batch_size`` images drawn with replacement by the run's own
+    generator, flipped (half of them) and jittered, scored by the dense heads' weighted losses. ``recent`` holds a
+    running mean of each logged number (shown, and the summary's ``final_losses``)."""
+
+    def __init__(
+        self,
+        cfg: TowerPretrainConfig,
+        tower: VisionTower,
+        heads: DenseHeads,
+        images: torch.Tensor,
+        targets: dict[str, torch.Tensor],
+        device: torch.device,
+    ) -> None:
+        self.cfg, self.tower, self.heads, self.images, self.targets, self.device = (
+            cfg, tower, heads, images, targets, device
+        )  # fmt: skip
+        self.module = nn.ModuleDict({"tower": tower, "heads": heads})
+        self.weights = {k: cfg.loss_weights.get(k, 0.0) for k in LOSSES}
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.recent: dict[str, float] = {}
+
+    def parameters(self) -> list[nn.Parameter]:
+        return [*self.tower.parameters(), *self.heads.parameters()]
+
+    def backward(self, step: int) -> dict[str, float]:
+        cfg, gen = self.cfg, self.generator
+        idx = torch.randint(len(self.images), (cfg.batch_size,), generator=gen)
+        x = self.images[idx].float() / 255.0
+        batch = {k: v[idx] for k, v in self.targets.items()}
+        if cfg.flip:
+            rows = torch.rand(cfg.batch_size, generator=gen) < 0.5
+            x = torch.where(rows[:, None, None, None], x.flip(-1), x)
+            batch = flip_targets(batch, rows)
+        if cfg.jitter:
+            x = _jitter(x, cfg.jitter, gen)
+        x = normalized(x.to(self.device), cfg.vision.image_mean, cfg.vision.image_std)
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        losses = dense_losses(self.heads(_features(self.tower, x)), batch)
+        total = sum(self.weights[k] * v for k, v in losses.items())
+        total.backward()
+        values = {"loss": float(total.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
+        self.recent = {k: 0.9 * self.recent.get(k, v) + 0.1 * v for k, v in values.items()}
+        return values
+
+    def shown(self, values: dict[str, float]) -> dict[str, str]:
+        return {"loss": f"{self.recent['loss']:.3f}", "rot": f"{self.recent['rotation']:.3f}"}
+
+    def random_state(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "recent": dict(self.recent)}
+
+    def load_random_state(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.recent = dict(state["recent"])
+
+
+def pretrain_tower(
+    cfg: TowerPretrainConfig,
+    progress: bool = True,
+    preset_name: str | None = None,
+    resume: bool = False,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
     """Pretrain the tower as configured and write the tower directory ``cfg.out``; returns the summary (also in
-    ``tower.json``'s ``info`` and ``summary.json``); ``preset_name`` records which preset it was built from."""
+    ``tower.json``'s ``info`` and ``summary.json``); ``preset_name`` records which preset it was built from.
+    Checkpoints (every ``save_every`` steps) go to ``cfg.out/checkpoints``; ``resume`` continues from the newest,
+    exactly; ``stop_after`` ends the run after that many steps as an interruption would (``{"interrupted_at":
+    step}``)."""
     t0 = time.perf_counter()
+    out = Path(cfg.out)
+    ckpt = checkpoint_to_resume(out, resume)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
     device = resolve_device()
-    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
     tower = build_vision(cfg.vision).to(device)
@@ -259,38 +328,19 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name:
     val_sets = [spec.load(progress) for spec in cfg.val]
     samples = [s for ds in train_sets for s in ds]
     images, targets = _tensors(samples, cfg.vision.image_size, tower.grid, progress)
-    params = [*tower.parameters(), *heads.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(cfg.warmup, cfg.steps))
+    steps = TowerSteps(cfg, tower, heads, images, targets, device)
+    schedule = cosine_schedule(cfg.warmup, cfg.steps)
+    optimizer, scheduler = build_optimizer(steps.parameters(), cfg.lr, cfg.weight_decay, schedule)
     log = MetricsLog(out / "metrics.csv", None)
-    weights = {k: cfg.loss_weights.get(k, 0.0) for k in LOSSES}
     tower.train(), heads.train()
-    bar = tqdm(range(cfg.steps), desc=f"tower {out}", unit="step", disable=not progress)
-    recent: dict[str, float] = {}
-    for step in bar:
-        idx = torch.randint(len(samples), (cfg.batch_size,), generator=gen)
-        x = images[idx].float() / 255.0
-        batch = {k: v[idx] for k, v in targets.items()}
-        if cfg.flip:
-            rows = torch.rand(cfg.batch_size, generator=gen) < 0.5
-            x = torch.where(rows[:, None, None, None], x.flip(-1), x)
-            batch = flip_targets(batch, rows)
-        if cfg.jitter:
-            x = _jitter(x, cfg.jitter, gen)
-        x = normalized(x.to(device), cfg.vision.image_mean, cfg.vision.image_std)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        losses = dense_losses(heads(_features(tower, x)), batch)
-        total = sum(weights[k] * v for k, v in losses.items())
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        values = {"loss": float(total.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
-        recent = {k: 0.9 * recent.get(k, v) + 0.1 * v for k, v in values.items()}
-        log.log(step + 1, "train", values)
-        bar.set_postfix(loss=f"{recent['loss']:.3f}", rot=f"{recent['rotation']:.3f}")
+    engine = Engine(
+        optimizer, scheduler, cfg.steps, grad_clip=1.0, run_dir=out, save_every=cfg.save_every, log=log,
+        progress=progress, desc=f"tower {out}",
+    )  # fmt: skip
+    outcome = engine.run(steps, ckpt, stop_after)
     log.close()
+    if outcome.interrupted:
+        return {"interrupted_at": outcome.steps}
     val = {}
     for spec, ds in zip(cfg.val, val_sets):
         val[spec.uri] = evaluate_tower(tower, heads, cfg.vision, ds, cfg.val_items)
@@ -302,7 +352,7 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name:
         "steps": cfg.steps,
         "examples": cfg.steps * cfg.batch_size,
         "classes": list(CLASSES),
-        "final_losses": {k: round(v, 4) for k, v in recent.items()},
+        "final_losses": {k: round(v, 4) for k, v in steps.recent.items()},
         "val": val,
         "seconds": round(time.perf_counter() - t0, 1),
         "preset": preset_name,
@@ -314,8 +364,10 @@ def pretrain_tower(cfg: TowerPretrainConfig, progress: bool = True, preset_name:
 
 
 def _recipe(config: dict[str, Any]) -> dict[str, Any]:
-    """What determines a tower's weights: its config without where it is written and the thread count."""
-    return {k: v for k, v in json.loads(json.dumps(config, default=str)).items() if k not in ("out", "threads")}
+    """What determines a tower's weights: its config without where it is written, the thread count and how often it
+    was checkpointed."""
+    ignored = ("out", "threads", "save_every")
+    return {k: v for k, v in json.loads(json.dumps(config, default=str)).items() if k not in ignored}
 
 
 def ensure_tower(directory: str | Path, preset_name: str = "quick", progress: bool = True) -> Path:

@@ -1,7 +1,8 @@
 """Training and measuring depth regressors: :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` and the
-baselines of :mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the cosine schedule, the metrics log, the
-depth metrics). A depth regressor is a module called as ``model(pixel_values, prompt_ids, prompt_mask)`` ->
-``[B, h, w]`` metres; one with a ``prompt_batch`` method reads prompts. Batch ``k`` is a pure function of ``(seed, k)``.
+baselines of :mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the training engine
+:mod:`groundlm.train.engine`, the depth metrics). A depth regressor is a module called as
+``model(pixel_values, prompt_ids, prompt_mask)`` -> ``[B, h, w]`` metres; one with a ``prompt_batch`` method reads
+prompts. Batch ``k`` is a pure function of ``(seed, k)``.
 
 ``groundlm train CONFIG`` runs :func:`train_depth` for a config with ``method: depth``.
 """
@@ -9,7 +10,6 @@ depth metrics). A depth regressor is a module called as ``model(pixel_values, pr
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
@@ -30,9 +29,11 @@ from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.metrics.depth import ALIGNMENTS
 from groundlm.models.depth_losses import silog_loss, ssi_loss
 from groundlm.pretrain.tower import ensure_tower
+from groundlm.train.checkpoint import checkpoint_to_resume
 from groundlm.train.config import SplitSpec, load_typed
+from groundlm.train.engine import Engine, Outcome, Trainable
 from groundlm.train.metrics_log import MetricsLog
-from groundlm.train.schedule import cosine_schedule
+from groundlm.train.schedule import build_optimizer, cosine_schedule
 
 DEPTH_LOSSES = ("silog", "ssi")
 
@@ -53,6 +54,7 @@ class DepthTrainConfig:
     weight_decay: float = 0.01
     warmup: float = 0.05
     max_steps: int = 500
+    save_every: int = 0  # a checkpoint every this many steps and after the last (0: none), to resume from
     eval_items: int = 100
     align: str = "none"
     seed: int = 0
@@ -90,6 +92,70 @@ def with_depth(samples: Sequence[Sample], where: str) -> list[Sample]:
     return usable
 
 
+class DepthSteps(Trainable):
+    """A depth regressor's optimisation steps: step ``k`` draws ``batch_size`` samples with replacement by
+    ``numpy.random.default_rng([seed, k])`` (so a step's batch needs no state to come back), predicts their depth,
+    resized (bilinear) to the target map where its size differs, and scores it by the named loss."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        batcher: DepthBatcher,
+        samples: Sequence[Sample],
+        batch_size: int,
+        loss: str,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        self.module, self.batcher, self.samples = model, batcher, samples
+        self.batch_size, self.loss, self.seed, self.device = batch_size, loss, seed, device
+        self.tokenize = getattr(model, "prompt_batch", None)
+
+    def backward(self, step: int) -> dict[str, float]:
+        rng = np.random.default_rng([self.seed, step])
+        picked = [self.samples[i] for i in rng.integers(len(self.samples), size=self.batch_size)]
+        batch = {k: v.to(self.device) for k, v in self.batcher.batch(picked, self.tokenize).items()}
+        pred = depth_forward(self.module, batch)
+        size = batch["depth"].shape[-2:]
+        if pred.shape[-2:] != size:
+            pred = F.interpolate(pred[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+        value = depth_loss(self.loss, pred, batch["depth"], batch["valid"])
+        value.backward()
+        return {"loss": value.item()}
+
+
+def _fit(
+    model: nn.Module,
+    batcher: DepthBatcher,
+    samples: Sequence[Sample],
+    steps: int,
+    batch_size: int,
+    lr: float,
+    loss: str,
+    seed: int,
+    weight_decay: float,
+    warmup: float,
+    log: MetricsLog | None,
+    device: str | None,
+    progress: bool,
+    desc: str,
+    run_dir: Path | None = None,
+    save_every: int = 0,
+    resume_from: Path | None = None,
+    stop_after: int | None = None,
+) -> Outcome:
+    """:func:`fit_depth` on the engine, with checkpoints every ``save_every`` steps into ``run_dir``."""
+    dev = resolve_device(device)
+    model.to(dev).train()
+    trainable = DepthSteps(model, batcher, samples, batch_size, loss, seed, dev)
+    optimizer, scheduler = build_optimizer(trainable.parameters(), lr, weight_decay, cosine_schedule(warmup, steps))
+    engine = Engine(
+        optimizer, scheduler, steps, grad_clip=1.0, run_dir=run_dir, save_every=save_every, log=log,
+        progress=progress, desc=desc, leave=False,
+    )  # fmt: skip
+    return engine.run(trainable, resume_from, stop_after)
+
+
 def fit_depth(
     model: nn.Module,
     batcher: DepthBatcher,
@@ -106,39 +172,22 @@ def fit_depth(
     progress: bool = True,
     desc: str = "depth",
 ) -> float:
-    """Train ``model`` for ``steps`` steps of ``batch_size`` samples drawn with replacement (AdamW on what
-    requires grad, cosine schedule, gradients clipped at norm 1); a prediction of another size than the target
-    map is resized (bilinear) to it. Returns the training seconds."""
-    dev = resolve_device(device)
-    model.to(dev).train()
-    tokenize = getattr(model, "prompt_batch", None)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(warmup, steps))
-    start = time.perf_counter()
-    for step in tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False):
-        rng = np.random.default_rng([seed, step])
-        batch = batcher.batch([samples[i] for i in rng.integers(len(samples), size=batch_size)], tokenize)
-        batch = {k: v.to(dev) for k, v in batch.items()}
-        pred = depth_forward(model, batch)
-        if pred.shape[-2:] != batch["depth"].shape[-2:]:
-            pred = F.interpolate(pred[:, None], size=batch["depth"].shape[-2:], mode="bilinear", align_corners=False)[
-                :, 0
-            ]
-        value = depth_loss(loss, pred, batch["depth"], batch["valid"])
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        if log is not None:
-            log.log(step + 1, "train", {"loss": value.item(), "lr": scheduler.get_last_lr()[0]})
-    return time.perf_counter() - start
+    """Train ``model`` for ``steps`` steps of ``batch_size`` samples drawn with replacement (:class:`DepthSteps`;
+    AdamW on what requires grad, cosine schedule, gradients clipped at norm 1). Returns the training seconds."""
+    return _fit(
+        model, batcher, samples, steps, batch_size, lr, loss, seed, weight_decay, warmup, log, device, progress, desc
+    ).seconds
 
 
-def train_depth(cfg: DepthTrainConfig, progress: bool = True) -> dict[str, Any]:
-    """Train as configured: the metrics log in ``run_dir/metrics.csv``, the model in ``run_dir/final``, the summary
-    (``steps``, ``train_seconds``, ``eval``) in ``run_dir/summary.json`` and returned."""
+def train_depth(
+    cfg: DepthTrainConfig, progress: bool = True, resume: bool = False, stop_after: int | None = None
+) -> dict[str, Any]:
+    """Train as configured: the metrics log in ``run_dir/metrics.csv``, checkpoints every ``save_every`` steps in
+    ``run_dir/checkpoints``, the model in ``run_dir/final``, the summary (``steps``, ``train_seconds``, ``eval``) in
+    ``run_dir/summary.json`` and returned. ``resume`` continues from the newest checkpoint, exactly; ``stop_after``
+    ends the run after that many steps as an interruption would, returning ``{"interrupted_at": step}``."""
+    run = Path(cfg.run_dir)
+    ckpt = checkpoint_to_resume(run, resume)
     if cfg.tower_preset and cfg.model.vision.path and not Path(cfg.model.vision.path).exists():
         ensure_tower(cfg.model.vision.path, cfg.tower_preset, progress=progress)
     torch.manual_seed(cfg.seed)
@@ -146,13 +195,15 @@ def train_depth(cfg: DepthTrainConfig, progress: bool = True) -> dict[str, Any]:
     val = with_depth(cfg.val.load(progress), "depth validation data")[: cfg.eval_items] if cfg.val else []
     model = DepthLM(cfg.model)
     batcher = DepthBatcher.for_model(model)
-    run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     log = MetricsLog(run / "metrics.csv", None)
-    seconds = fit_depth(
+    outcome = _fit(
         model, batcher, samples, cfg.max_steps, cfg.batch_size, cfg.lr, cfg.loss, cfg.seed, cfg.weight_decay,
-        cfg.warmup, log, cfg.device, progress,
+        cfg.warmup, log, cfg.device, progress, "depth", run, cfg.save_every, ckpt, stop_after,
     )  # fmt: skip
+    if outcome.interrupted:
+        log.close()
+        return {"interrupted_at": outcome.steps}
     model.save_pretrained(run / "final")
     metrics = evaluate_depth(model, batcher, val, cfg.align) if val else {}
     if metrics:
@@ -160,7 +211,7 @@ def train_depth(cfg: DepthTrainConfig, progress: bool = True) -> dict[str, Any]:
     log.close()
     summary = {
         "steps": cfg.max_steps,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(outcome.seconds, 1),
         "eval": metrics,
         "final_model": str(run / "final"),
     }
