@@ -11,8 +11,10 @@ from pathlib import Path
 from groundlm.adapters.merge import Granularity, merge_models
 from groundlm.backends.merge import merge_hf_models
 from groundlm.inference.model import model_manifest
+from groundlm.registry import Registry
 
-MERGERS = {"vlm": merge_models, "hf": merge_hf_models}
+# model kind (its manifest's) -> the merge of that kind's saved models
+MERGERS = Registry("mergeable model kind", {"vlm": merge_models, "hf": merge_hf_models})
 
 
 def merge_saved_models(
