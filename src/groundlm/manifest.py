@@ -41,6 +41,12 @@ class Manifest:
         if self.kind not in KINDS:
             raise ValueError(f"model kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
+    @property
+    def region_tokens(self) -> bool:
+        """Whether the model is groundlm's own VLM, with region tokens to re-read a box and groundlm submodules
+        (region encoder, heads) that a fine-tune may train beside its LoRA; a transformers VLM has neither."""
+        return self.kind == "vlm"
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "tasks": self.tasks, "base": self.base, "version": self.version}
 

@@ -160,7 +160,8 @@ def row_collector(rows: list[dict[str, Any]], log: Callable[[str], None]) -> Rep
 
 
 def uses_transformers_base(cfg: HpeCogvlmConfig) -> bool:
-    return bool(cfg.base_model) and model_manifest(cfg.base_model).kind == "hf"
+    """Whether the recipe starts from a given base without region tokens (a transformers VLM)."""
+    return bool(cfg.base_model) and not model_manifest(cfg.base_model).region_tokens
 
 
 def prepared(cfg: HpeCogvlmConfig, progress: bool = True) -> HpeCogvlmConfig:
