@@ -29,10 +29,18 @@ from groundlm.adapters.lora import ADAPTER_FILE
 from groundlm.backends import hf, native  # modules: importing groundlm.backends first also loads this package
 from groundlm.backends.architectures import is_adapter_run, is_hf_dir
 from groundlm.backends.base import BACKEND_FILE, Backend
+from groundlm.data.sample import Sample
 from groundlm.inference.generate import TextGenerator
 from groundlm.inference.images import ImageCache
 from groundlm.inference.loader import load_vlm
-from groundlm.inference.predict import AnswerOptions, Query, predict_batch, query_example, question_tasks
+from groundlm.inference.predict import (
+    AnswerOptions,
+    Query,
+    draw_overlay,
+    predict_batch,
+    query_example,
+    question_tasks,
+)
 from groundlm.manifest import MANIFEST, Manifest, read_manifest, recorded_tasks
 from groundlm.methods import load_parts
 from groundlm.models.vlm import CONFIG, GroundedVLM
@@ -156,6 +164,16 @@ class Model:
         """How to ask ``task``: as given, else as the model was trained."""
         raise NotImplementedError
 
+    def save_answer(
+        self, picture: Image.Image, result: dict[str, Any], image: Path, out: str | None = None
+    ) -> dict[str, Any]:
+        """What ``groundlm predict`` prints for ``result``, an answer about ``picture`` (read from ``image``), after
+        writing the files it shows: by default, with ``out``, an overlay PNG there (and its path as ``overlay``)."""
+        if out:
+            draw_overlay(picture, result, out)
+            result["overlay"] = out
+        return result
+
     def check(self, query: Query, options: AnswerOptions) -> None:
         """Raises ``ValueError`` for a query this model cannot answer (before it joins a batch)."""
         self.check_task(query.task)
@@ -176,6 +194,14 @@ class Model:
     ) -> list[dict[str, Any]]:
         """One result per query, in order, answered in batches (queries that share ``options``)."""
         raise NotImplementedError
+
+    def evaluate(self, task: str, samples: Sequence[Sample], where: str, limit: int, **options: Any) -> dict:
+        """The metrics of answers to ``task``, a task this kind answers without text (a map), over the first
+        ``limit`` of ``samples`` (from ``where``) that hold what they are scored against; ``options`` say how to
+        score (e.g. a depth map's ``align``). Answers in text are scored against a task instead
+        (:meth:`task`, :meth:`generator`)."""
+        self.check_task(task)
+        raise ValueError(f"{self.name} holds a {self.description}, whose {task!r} answers are scored as text")
 
 
 MODEL_KINDS: Registry[type[Model]] = Registry("model kind")

@@ -190,11 +190,13 @@ def predict(
 
 def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -> None:
     """Draw ``result`` (an answer of :func:`predict` or of a model handle) on ``image`` and save it to ``path``: boxes,
-    views, pose axes, words at their points, the answer's text; a depth answer's map in colour."""
-    if isinstance(result.get("depth"), np.ndarray):
+    views, what the task draws of its answers (a head pose's axes), words at their points, the answer's text; a map
+    answer (a depth map) in colour."""
+    maps = [v for v in result.values() if isinstance(v, np.ndarray)]
+    if maps:  # an answer that is a map (a depth map, metres) is drawn as the map, in colour
         from groundlm.data.show import colorize_depth
 
-        Image.fromarray(colorize_depth(result["depth"])).save(path)
+        Image.fromarray(colorize_depth(maps[0])).save(path)
         return
     canvas = image.convert("RGB").copy()
     draw = ImageDraw.Draw(canvas)
@@ -208,12 +210,8 @@ def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -
         draw.rectangle(result["region"], outline=(255, 40, 40), width=2)
     for box in result.get("parsed", {}).get("boxes", []):
         draw.rectangle(box, outline=(255, 40, 40), width=2)
-    pose = result.get("pose")
-    if pose and result.get("box") is not None:
-        from groundlm.data.show import draw_pose_axes
-
-        x0, y0, x1, y1 = result["box"]
-        draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), pose["yaw"], pose["pitch"], pose["roll"], (x1 - x0))
+    if result.get("task") in question_tasks():  # what only its task's answers hold (a head's axes)
+        task_class(result["task"]).draw_answer(draw, result)
     for word in result.get("words", []):
         x, y = word["point"]
         draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(255, 40, 40))

@@ -127,6 +127,12 @@ class Task(ABC):
         replaces; the default: none."""
         return {}
 
+    @classmethod
+    def draw_answer(cls, draw: Any, result: dict[str, Any]) -> None:
+        """Draw on ``draw`` (a ``PIL.ImageDraw``, pixels) what :meth:`answer_fields` gave ``result`` beyond its boxes
+        (which every overlay draws); the default: nothing."""
+        return None
+
     @abstractmethod
     def score(self, predictions: Sequence[Any], examples: Sequence[Example]) -> dict[str, float]:
         """Metrics of predictions against their examples."""

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from groundlm.data.sample import Head, Sample
+from groundlm.data.show import draw_pose_axes
 from groundlm.formats import select_box
 from groundlm.formats.numeric import combine
 from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec
@@ -111,6 +112,14 @@ class PoseTask(Task):
 
     def combined_fields(self, prediction: PosePrediction) -> dict[str, Any]:
         return {"box": prediction.box, "pose": _degrees(prediction.pose)}
+
+    @classmethod
+    def draw_answer(cls, draw: Any, result: dict[str, Any]) -> None:
+        """The head frame's axes at the centre of its box, their length the box's width (pixels)."""
+        pose = result.get("pose")
+        if pose and result.get("box") is not None:
+            x0, y0, x1, y1 = result["box"]
+            draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), pose["yaw"], pose["pitch"], pose["roll"], x1 - x0)
 
     def decode(self, text: str, example: Example) -> PosePrediction:
         result = self.codec.parse(text, example.sample.width, example.sample.height)

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from groundlm.data.readers.spatialworld import depth_millimetres
 from groundlm.data.sample import Sample
 from groundlm.inference.depth import evaluate_depth, predict_depth
 from groundlm.inference.loader import is_model_dir
 from groundlm.inference.model import Model, register_model_kind
-from groundlm.inference.predict import AnswerOptions, Query
+from groundlm.inference.predict import AnswerOptions, Query, draw_overlay
 from groundlm.manifest import Manifest
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
@@ -74,6 +75,18 @@ class DepthModel(Model):
         self.check_task(task)
         return AnswerOptions()  # a depth map has nothing to choose
 
+    def save_answer(
+        self, picture: Image.Image, result: dict[str, Any], image: Path, out: str | None = None
+    ) -> dict[str, Any]:
+        """The depth map as a 16-bit PNG in millimetres at ``out`` (default: beside the image, ``NAME-depth.png``)
+        and a coloured picture beside it (``...-color.png``): their paths and the depth range."""
+        path = Path(out) if out else image.with_name(image.stem + "-depth.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(depth_millimetres(result["depth"])).save(path)
+        color = path.with_name(path.stem + "-color.png")
+        draw_overlay(picture, result, color)
+        return {"task": TASK, "depth_png_mm": str(path), "color": str(color), "metres": result["metres"]}
+
     def answer_batch(
         self, queries: Sequence[Query], options: AnswerOptions | None = None, batch_size: int = 16
     ) -> list[dict[str, Any]]:
@@ -92,3 +105,20 @@ class DepthModel(Model):
     def evaluate_depth(self, samples: Sequence[Sample], align: str = "none", eigen_crop: bool = False) -> dict:
         """Depth metrics over ``samples`` (which have depth), after ``align`` (docs/architecture.md, section 3)."""
         return evaluate_depth(self.module, self.batcher, samples, align, eigen_crop)
+
+    def evaluate(
+        self,
+        task: str,
+        samples: Sequence[Sample],
+        where: str,
+        limit: int,
+        align: str = "none",
+        eigen_crop: bool = False,
+    ) -> dict:
+        """Depth metrics over the first ``limit`` samples that have a picture and a depth map (``ValueError`` when
+        none of ``where``'s has)."""
+        self.check_task(task)
+        usable = [s for s in samples if s.depth_loader is not None and (s.image_path or s.image_loader)]
+        if not usable:
+            raise ValueError(f"{where}: no sample has both a picture and a depth map")
+        return self.evaluate_depth(usable[:limit], align, eigen_crop)
