@@ -216,7 +216,8 @@ def register_model_kind(cls: type[Model]) -> type[Model]:
 
 
 def model_kinds() -> list[type[Model]]:
-    """Every model class, in registration order (the methods' kinds loaded first)."""
+    """Every model class, in registration order, once the methods' inference parts (which register their kinds)
+    are loaded."""
     load_parts("inference")
     return list(dict.fromkeys(MODEL_KINDS.values()))
 
