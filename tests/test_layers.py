@@ -155,7 +155,7 @@ def test_a_method_module_sits_in_the_layer_its_file_name_says():
     assert layer_of("groundlm.methods.dynrefer.modeling_encoder") == layer_of("groundlm.models.vlm")
     assert layer_of("groundlm.methods.hpe_cogvlm.task_pose") == layer_of("groundlm.tasks.refer")
     assert layer_of("groundlm.methods.dynrefer.inference_views") == layer_of("groundlm.inference.collate")
-    assert layer_of("groundlm.methods.hpe_cogvlm.recipe") == layer_of("groundlm.train.loop")
+    assert layer_of("groundlm.methods.hpe_cogvlm.recipe") == layer_of("groundlm.bench.run")
 
 
 def test_the_checker_sees_a_cycle_and_an_upward_import():

@@ -117,7 +117,7 @@ def hpe_command(
     device: Device = None,
 ) -> str:
     """``groundlm bench hpe`` (the recipe beside its baselines, :mod:`groundlm.bench.hpe`) or ``groundlm recipe hpe``
-    (the recipe alone, :mod:`groundlm.methods.hpe_cogvlm.recipe`) at a preset; writes the JSON, returns the table.
+    (HPE-CogVLM's recipe alone, as its method folder declares it) at a preset; writes the JSON, returns the table.
 
     Args:
         preset: sizes (default: full, for a GPU; quick: 2 CPU cores, <30 min)
@@ -140,9 +140,10 @@ def hpe_command(
 
         run = module.run_hpe_bench
     else:
-        from groundlm.methods.hpe_cogvlm import recipe as module
+        from groundlm.methods import recipe_module
 
-        run = module.hpe_cogvlm
+        module = recipe_module("hpe")
+        run = module.run_recipe
 
     decoding = None
     if numeric is not None or samples is not None:

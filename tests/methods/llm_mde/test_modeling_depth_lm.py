@@ -113,3 +113,25 @@ def test_bad_configs_are_refused():
         DepthLMConfig(lm_training="half")
     with pytest.raises(ValueError, match="adaptive"):
         DepthLMConfig(prompt="long")
+
+
+def test_a_frozen_tower_neither_trains_nor_updates_its_batch_norms():
+    """``vision.freeze`` (LLM-MDE trains reprogramming, prompt adapter and head on a frozen tower): no tower
+    parameter is trainable, and a training-mode forward leaves a ResNet tower's batch-norm statistics as they were."""
+    from groundlm.models.config import VisionConfig
+
+    torch.manual_seed(0)
+    vision = VisionConfig(kind="resnet", image_size=32, patch_size=8, hidden_size=32, num_layers=2, freeze=True)
+    model = DepthLM(
+        DepthLMConfig(vision=vision, language=tiny_language(kind="bert", max_positions=256), prototypes=16, heads=4)
+    )
+    assert not [name for name, p in model.vision.named_parameters() if p.requires_grad]
+    assert [name for name, p in model.named_parameters() if p.requires_grad]  # the rest still trains
+    stats = {k: v.clone() for k, v in model.vision.state_dict().items() if "running" in k}
+    assert stats
+    model.train()
+    ids, mask = model.prompt_batch(["", ""])
+    model(torch.randn(2, 3, 32, 32) * 3 + 1, ids, mask).mean().backward()
+    after = model.vision.state_dict()
+    assert all(torch.equal(stats[k], after[k]) for k in stats)
+    assert all(p.grad is None for p in model.vision.parameters())

@@ -8,6 +8,8 @@ merged back into the grounding model by layer selection.
   ``groundlm recipe hpe`` and by ``groundlm bench hpe``.
 """
 
+RECIPES = {"hpe": "recipe"}  # groundlm recipe hpe
+
 PARTS = {
     "tasks": ("task_pose",),
 }

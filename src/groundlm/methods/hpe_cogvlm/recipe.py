@@ -372,3 +372,6 @@ def format_hpe_table(result: dict[str, Any], name: str = "HPE-CogVLM") -> str:
         f"{result['seconds'] / 60:.1f} min"
     )
     return format_table(title, rows)
+
+
+run_recipe = hpe_cogvlm  # what `groundlm recipe hpe` runs (groundlm.methods.recipe_module)

@@ -96,6 +96,9 @@ class DepthLM(nn.Module):
         self.tokenizer = tokenizer or load_tokenizer(config.tokenizer)
         tok = self.tokenizer
         self.vision = build_vision(config.vision, load_weights=reader is None)
+        if config.vision.freeze:  # weights and batch-norm statistics (VisionTower.train keeps a frozen tower in eval)
+            self.vision.requires_grad_(False)
+            self.vision.train(self.training)
         if reader is not None:
             self.lm = reader_from_config(reader)
         else:
