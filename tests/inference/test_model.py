@@ -11,7 +11,6 @@ from PIL import Image
 from groundlm.adapters.merge import merge_models
 from groundlm.inference import draw_overlay, load_model, model_manifest, predict
 from groundlm.inference.merge import merge_saved_models
-from groundlm.inference.predict import PREDICT_TASKS
 from groundlm.manifest import MANIFEST, Manifest, read_manifest
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM
 from groundlm.models.vlm import GroundedVLM
@@ -21,6 +20,8 @@ from groundlm.tasks import save_task_list
 from ..backends.tiny import save_llava
 from ..models.conftest import tiny_config
 from ..train.test_depth import tiny_model_config
+
+PREDICT_TASKS = ("refer", "region_caption", "pose", "narrate")  # what a grounded VLM answers, in this order
 
 
 def picture() -> Image.Image:

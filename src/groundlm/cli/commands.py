@@ -108,9 +108,9 @@ def eval_command(
     if checkpoint:
         if not data:
             raise UserError("--checkpoint needs --data URI")
-        if task == "depth":
-            return eval_depth_checkpoint_command(
-                checkpoint, data, limit, align, eigen_crop, as_json, run_device(device)
+        if _question_task(task) is None and task in _answerable_tasks():  # answered by a kind of model, not in text
+            return eval_map_checkpoint_command(
+                task, checkpoint, data, limit, align, eigen_crop, as_json, run_device(device)
             )
         return eval_checkpoint_command(
             task,
@@ -294,11 +294,37 @@ def pretrain_command(config: str, *, overrides: Overrides = (), out: str | None 
     return json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2) + f"\ntower written to {cfg.out}"
 
 
+def _answerable_tasks() -> tuple[str, ...]:
+    from groundlm.inference.model import answerable_tasks
+
+    return answerable_tasks()
+
+
+def predict_tasks() -> list[str]:
+    """The tasks ``predict`` asks: every task some kind of model answers, each followed by its aliases."""
+    return [name for task in _answerable_tasks() for name in (task, *_task_aliases(task))]
+
+
+def _task_aliases(task: str) -> tuple[str, ...]:
+    from groundlm.tasks import task_class, task_names
+
+    return task_class(task).aliases if task in task_names() else ()
+
+
+def _question_task(task: str):
+    """The registered task (:class:`~groundlm.tasks.base.Task` class) ``task`` or an alias names; None for a task that
+    a kind of model answers without one (a depth map)."""
+    from groundlm.tasks import task_class, task_names
+
+    named = {name for t in task_names() for name in (t, *task_class(t).aliases)}
+    return task_class(task) if task in named else None
+
+
 def predict_command(
     *,
     checkpoint: str,
     image: str,
-    task: Literal["refer", "region_caption", "describe", "pose", "narrate", "depth"] = "refer",
+    task: Annotated[str, Arg(choices=predict_tasks)] = "refer",
     query: str | None = None,
     box: Annotated[tuple[float, float, float, float] | None, Arg(metavar=("X0", "Y0", "X1", "Y1"))] = None,
     format_name: FormatName = None,
@@ -326,18 +352,16 @@ def predict_command(
         device: cpu or cuda (default: cuda if available)
     """
     from groundlm.formats.numeric import NumericDecoding
-    from groundlm.inference import draw_overlay, load_model
-    from groundlm.tasks import task_name
+    from groundlm.inference import load_model
 
-    if task == "depth":
-        return predict_depth_command(checkpoint, image, out, device)
-    task = task_name(task)  # an alias (describe) names its task
-    if task == "refer" and not query:
-        raise UserError("refer needs --query TEXT")
-    if task == "region_caption" and box is None:
-        raise UserError("region_caption (describe) needs --box X0 Y0 X1 Y1")
-    if task == "pose" and not query:
-        raise UserError('pose needs --query naming the person, e.g. "the person in the red shirt"')
+    asked = _question_task(task)
+    if asked is not None:
+        task = asked.name  # an alias (describe) names its task
+        if asked.takes == "query" and not query:
+            raise UserError(f"{task} needs --query {asked.query_hint}")
+        if asked.takes == "box" and box is None:
+            also = f" ({asked.aliases[0]})" if asked.aliases else ""
+            raise UserError(f"{task}{also} needs --box X0 Y0 X1 Y1")
     picture = _read_image(image)
     model = load_model(checkpoint, device=device)
     # Options left None are asked as the model was trained (its manifest: format, reread, query order).
@@ -351,10 +375,7 @@ def predict_command(
         numeric=NumericDecoding(numeric, samples),
         reread=reread,
     )
-    if out:
-        draw_overlay(picture, result, out)
-        result["overlay"] = out
-    return json.dumps(jsonable(result))
+    return json.dumps(jsonable(model.save_answer(picture, result, Path(image), out)))
 
 
 def _read_image(path: str):
@@ -369,39 +390,28 @@ def _read_image(path: str):
         raise UserError(f"{path}: not a readable image ({e})") from None
 
 
-def predict_depth_command(checkpoint: str, image: str, out: str | None, device: str | None = None) -> str:
-    """Depth for one image from an LLM-MDE model: a 16-bit PNG in millimetres at ``out`` (default: beside the image,
-    ``NAME-depth.png``) and a coloured picture beside it (``...-color.png``); prints the paths and the depth range."""
-    from PIL import Image
-
-    from groundlm.data.readers.spatialworld import depth_millimetres
-    from groundlm.inference import draw_overlay, load_model
-
-    picture = _read_image(image)
-    result = load_model(checkpoint, device=device).answer(picture, "depth")
-    path = Path(out) if out else Path(image).with_name(Path(image).stem + "-depth.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(depth_millimetres(result["depth"])).save(path)
-    color = path.with_name(path.stem + "-color.png")
-    draw_overlay(picture, result, color)
-    return json.dumps({"task": "depth", "depth_png_mm": str(path), "color": str(color), "metres": result["metres"]})
-
-
-def eval_depth_checkpoint_command(
-    checkpoint: str, uri: str, limit: int, align: str, eigen_crop: bool, as_json: bool, device: str | None = None
+def eval_map_checkpoint_command(
+    task: str,
+    checkpoint: str,
+    uri: str,
+    limit: int,
+    align: str,
+    eigen_crop: bool,
+    as_json: bool,
+    device: str | None = None,
 ) -> str:
-    """An LLM-MDE model's depth metrics on the first ``limit`` samples of ``uri`` that have depth."""
+    """The metrics of a model whose answers to ``task`` are maps (an LLM-MDE model's depth), on the first ``limit``
+    samples of ``uri`` that hold what they are scored against."""
     from groundlm import data
     from groundlm.inference import load_model
-    from groundlm.train.depth import with_depth
 
     model = load_model(checkpoint, device=device)
-    model.check_task("depth")
-    samples = with_depth(list(data.load(uri)), uri)[:limit]
-    metrics = model.evaluate_depth(samples, align, eigen_crop)
+    model.check_task(task)
+    metrics = model.evaluate(task, list(data.load(uri)), uri, limit, align=align, eigen_crop=eigen_crop)
     if as_json:
         return json.dumps(metrics)
-    title = f"depth: {checkpoint} on {uri} ({metrics['n']} images, align {align}{', Eigen crop' if eigen_crop else ''})"
+    crop = ", Eigen crop" if eigen_crop else ""
+    title = f"{task}: {checkpoint} on {uri} ({metrics['n']} images, align {align}{crop})"
     return format_table(title, [(Path(checkpoint).name, metrics)])
 
 
@@ -423,8 +433,10 @@ def eval_checkpoint_command(
     from groundlm.tasks import task_name
     from groundlm.train.evaluate import evaluate_answers
 
-    if task not in ("refer", "pose", "caption"):
-        raise UserError(f"evaluating a checkpoint supports the tasks refer, pose and caption, not {task!r}")
+    in_text = [t for t in TASKS if _question_task(t) is not None]  # the scored tasks a model answers in text
+    if task not in in_text:
+        supported = f"{', '.join(in_text[:-1])} and {in_text[-1]}"
+        raise UserError(f"evaluating a checkpoint supports the tasks {supported}, not {task!r}")
     name = task_name(task)  # caption: region_caption
     model = load_model(checkpoint, device=device)
     model.check_task(name)

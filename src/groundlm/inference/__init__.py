@@ -12,7 +12,7 @@ from groundlm.inference.generate import (
     predict_examples,
 )
 from groundlm.inference.images import ImageCache
-from groundlm.inference.loader import is_adapter_dir, is_model_dir, load_depth_model, load_vlm
+from groundlm.inference.loader import is_adapter_dir, is_model_dir, load_vlm
 
 # Last: the handle builds on the backends, whose modules import the ones above.
 from groundlm.inference.model import Model, load_model, model_manifest
@@ -30,7 +30,6 @@ __all__ = [
     "generate_texts",
     "is_adapter_dir",
     "is_model_dir",
-    "load_depth_model",
     "load_model",
     "load_vlm",
     "model_manifest",

@@ -45,6 +45,11 @@ class RegionInputs(Protocol):
         training: bool,
     ) -> dict[str, Any]: ...
 
+    def answer_fields(self, example: Example, image: Image.Image) -> dict[str, Any]:
+        """What an answer about the region of ``example`` (``image``: the original picture) reports of how the
+        encoder saw it, JSON-ready (a multi-view encoder's views); ``{}`` for nothing."""
+        ...
+
 
 # region encoder name -> hook builder(model config) -> the hook (None: the config needs none)
 REGION_INPUTS: Registry[Callable[[VLMConfig], RegionInputs | None]] = Registry("region inputs hook")

@@ -1,13 +1,15 @@
-"""Depth from a depth regressor (an LLM-MDE :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM`, or a
-baseline called the same way): maps for pictures at their own size, and the depth metrics of those maps over samples
-that have ground truth (docs/architecture.md, section 3: metres, 0 = unknown).
+"""Depth from a depth regressor (LLM-MDE's depth model, or a baseline called the same way): maps for pictures at their
+own size, and the depth metrics of those maps over samples that have ground truth (docs/architecture.md, section 3:
+metres, 0 = unknown).
 
 A depth regressor is a module called as ``model(pixel_values, prompt_ids, prompt_mask)`` -> ``[B, h, w]`` metres;
-one with a ``prompt_batch`` method reads prompts."""
+one with a ``prompt_batch`` method reads prompts. Its batches come from a :class:`DepthInputs` (LLM-MDE's
+``DepthBatcher``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -17,19 +19,29 @@ from torch.nn import functional as F
 
 from groundlm.data.sample import Sample
 from groundlm.inference.generate import evaluating
-from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.metrics.depth import depth_metrics
 
 
+class DepthInputs(Protocol):
+    """What turns pictures into a depth regressor's batch: ``inputs`` -> ``pixel_values`` ``[B, 3, S, S]`` and,
+    with ``tokenize``, ``prompt_ids`` and ``prompt_mask``; ``max_depth``: the largest depth scored (metres)."""
+
+    max_depth: float
+
+    def inputs(
+        self, images: Sequence[Image.Image], categories: Sequence[str | None], tokenize: Callable | None = None
+    ) -> dict[str, torch.Tensor]: ...
+
+
 def depth_forward(model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The model's depth ``[B, h, w]`` (metres) for a batch of :meth:`DepthBatcher.inputs`."""
+    """The model's depth ``[B, h, w]`` (metres) for a batch of :meth:`DepthInputs.inputs`."""
     return model(inputs["pixel_values"], inputs.get("prompt_ids"), inputs.get("prompt_mask"))
 
 
 @torch.no_grad()
 def predict_depth(
     model: nn.Module,
-    batcher: DepthBatcher,
+    batcher: DepthInputs,
     images: Sequence[Image.Image],
     categories: Sequence[str | None] | None = None,
     batch_size: int = 16,
@@ -53,7 +65,7 @@ def predict_depth(
 
 def evaluate_depth(
     model: nn.Module,
-    batcher: DepthBatcher,
+    batcher: DepthInputs,
     samples: Sequence[Sample],
     align: str = "none",
     eigen_crop: bool = False,

@@ -1,6 +1,6 @@
 """Loading the modules inside a saved model: ``config.json`` -> :class:`~groundlm.models.vlm.GroundedVLM` -> LoRA
-adapters -> weights (and, next to it, folding the adapters in), or an LLM-MDE :class:`DepthLM`. Front ends load the
-model handle instead (:func:`groundlm.inference.load_model`, :mod:`groundlm.inference.model`), which calls these.
+adapters -> weights (and, next to it, folding the adapters in). Front ends load the model handle instead
+(:func:`groundlm.inference.load_model`, :mod:`groundlm.inference.model`), which calls these.
 
 A model directory (written by ``save_pretrained``: ``config.json``, ``model.safetensors``, ``tokenizer/`` and the
 manifest ``groundlm.json``) loads alone. A directory that holds adapters only (``adapter.safetensors``
@@ -16,7 +16,6 @@ from pathlib import Path
 import torch
 
 from groundlm.adapters.lora import ADAPTER_FILE, load_lora, merge_lora
-from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
 from groundlm.models.vlm import CONFIG, GroundedVLM
 
 
@@ -46,10 +45,13 @@ def load_vlm(
             raise FileNotFoundError(f"{directory} holds LoRA adapters only; the base model directory is needed too")
         model = load_vlm(base)
         load_lora(model, directory)
-    elif is_depth_model_dir(directory):
-        raise ValueError(f"{directory} holds a depth model (LLM-MDE): use `predict --task depth` or `eval depth`")
     elif is_model_dir(directory):
         config = json.loads((directory / CONFIG).read_text())
+        if "groundlm" not in config and "model_type" not in config:  # a method's own model (LLM-MDE's depth model)
+            raise ValueError(
+                f"{directory} holds a model of another kind than a grounded VLM: `predict` and `eval --checkpoint` "
+                "load it (groundlm.inference.load_model)"
+            )
         if "groundlm" not in config:
             raise ValueError(
                 f"{directory} holds a transformers model ({config.get('model_type')!r}), not groundlm's own: train, "
@@ -60,17 +62,6 @@ def load_vlm(
         raise FileNotFoundError(f"{directory} is not a groundlm model directory (no {CONFIG})")
     if merge_adapters and model.has_lora:
         merge_lora(model)
-    if device is not None:
-        model.to(device)
-    return model.eval()
-
-
-def load_depth_model(directory: str | Path, device: str | torch.device | None = None) -> DepthLM:
-    """The LLM-MDE model of ``directory`` (written by :meth:`DepthLM.save_pretrained`) in eval mode."""
-    if not is_depth_model_dir(directory):
-        kind = "a grounded VLM, not a depth model" if is_model_dir(directory) else "not a model directory"
-        raise FileNotFoundError(f"{directory}: {kind} (a depth model comes from `groundlm train` with method: depth)")
-    model = DepthLM.from_pretrained(directory)
     if device is not None:
         model.to(device)
     return model.eval()

@@ -1,15 +1,18 @@
 """The model handle: any saved model directory -> one object that answers every task it knows.
 
 ``load_model(directory)`` reads the directory's manifest (``groundlm.json``, :mod:`groundlm.manifest`) and builds the
-handle for its kind: groundlm's grounded VLM and a transformers VLM (a model, a LoRA run on one, or a merge) answer
-``refer``, ``region_caption``, ``pose`` and ``narrate`` through their backend; an LLM-MDE model answers ``depth``.
-Each task is asked the way the model was trained on it (the manifest's options: box ``format``, ``query_first``,
-``reread``, ``image``), unless the caller says otherwise. ``predict``, ``eval --checkpoint``, ``serve``, ``merge`` and
+handle its kind is registered with (:data:`MODEL_KINDS`): groundlm's grounded VLM and a transformers VLM (a model, a
+LoRA run on one, or a merge) answer every task that takes questions in text (:func:`~groundlm.inference.predict.
+question_tasks`) through their backend; a method registers its own kinds from its folder (LLM-MDE's depth model,
+loaded with the methods' inference parts, :func:`groundlm.methods.load_parts`). Each task is asked the way the model
+was trained on it (the manifest's options that the task names, :attr:`~groundlm.tasks.base.Task.answer_options`),
+unless the caller says otherwise. ``predict``, ``eval --checkpoint``, ``serve``, ``merge`` and
 the benches hold a model only through this handle, so a task works the same through each of them.
 
-A directory written before the manifest is read once here (:func:`model_manifest`): this is the one place that looks
-at a directory's files to tell what it holds. Errors are plain exceptions (``FileNotFoundError`` for a path that is
-not a model, ``ValueError`` for a question the model cannot answer) for a front end to word.
+A directory written before the manifest is read once here (:func:`model_manifest`, asking each kind's
+:meth:`Model.recognise`): this is the one place that looks at a directory's files to tell what it holds. Errors are
+plain exceptions (``FileNotFoundError`` for a path that is not a model, ``ValueError`` for a question the model cannot
+answer) for a front end to word.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -28,22 +30,34 @@ from groundlm.backends import hf, native  # modules: importing groundlm.backends
 from groundlm.backends.architectures import is_adapter_run, is_hf_dir
 from groundlm.backends.base import BACKEND_FILE, Backend
 from groundlm.data.sample import Sample
-from groundlm.inference.depth import evaluate_depth, predict_depth
 from groundlm.inference.generate import TextGenerator
 from groundlm.inference.images import ImageCache
-from groundlm.inference.loader import load_depth_model, load_vlm
-from groundlm.inference.predict import PREDICT_TASKS, AnswerOptions, Query, predict_batch, query_example
+from groundlm.inference.loader import load_vlm
+from groundlm.inference.predict import (
+    AnswerOptions,
+    Query,
+    draw_overlay,
+    predict_batch,
+    query_example,
+    question_tasks,
+)
 from groundlm.manifest import MANIFEST, Manifest, read_manifest, recorded_tasks
-from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
-from groundlm.methods.llm_mde.task_depth import DepthBatcher
+from groundlm.methods import load_parts
 from groundlm.models.vlm import CONFIG, GroundedVLM
-from groundlm.tasks import build_task
+from groundlm.registry import Registry
+from groundlm.tasks import build_task, task_class
 from groundlm.tasks.base import Task
 
-__all__ = ["DEPTH_TASKS", "DepthModel", "GroundedModel", "Model", "load_model", "model_manifest"]
-
-DEPTH_TASKS = ("depth",)
-KIND_NAMES = {"vlm": "grounded VLM", "hf": "transformers VLM", "depth": "depth model (LLM-MDE)"}
+__all__ = [
+    "MODEL_KINDS",
+    "GroundedModel",
+    "Model",
+    "answerable_tasks",
+    "load_model",
+    "model_kinds",
+    "model_manifest",
+    "register_model_kind",
+]
 
 
 def model_manifest(directory: str | Path) -> Manifest:
@@ -56,26 +70,44 @@ def model_manifest(directory: str | Path) -> Manifest:
     manifest = read_manifest(directory)
     if manifest is not None:
         return manifest
-    tasks = recorded_tasks(directory)
-    if is_adapter_run(directory):
-        return Manifest("hf", tasks, json.loads((directory / BACKEND_FILE).read_text()).get("base"))
-    if is_hf_dir(directory):
-        return Manifest("hf", tasks)
-    if is_depth_model_dir(directory):
-        return Manifest("depth", {"depth": {}})
-    if (directory / CONFIG).is_file() or (directory / ADAPTER_FILE).is_file():
-        return Manifest("vlm", tasks)  # adapters alone load on the base the caller names
+    # The kinds registered last (the methods') are asked first: the grounded VLM's takes any config.json.
+    for cls in reversed(model_kinds()):
+        manifest = cls.recognise(directory)
+        if manifest is not None:
+            return manifest
     raise FileNotFoundError(f"{directory}: not a model directory (no {CONFIG}, no {MANIFEST})")
 
 
 class Model:
-    """A saved model in memory: its ``kind`` (``vlm``, ``hf`` or ``depth``), its ``tasks`` (name -> the options it
-    was trained with; every task it can answer, with none, when its directory does not say) and :meth:`answer`.
-    Built by :func:`load_model` (or :meth:`GroundedModel.of` for a model in memory)."""
+    """A saved model in memory: its ``kind`` (``vlm``, ``hf``, or a kind a method registers), its ``tasks`` (name ->
+    the options it was trained with; every task it can answer, with none, when its directory does not say) and
+    :meth:`answer`. Built by :func:`load_model` (or :meth:`GroundedModel.of` for a model in memory).
+
+    A subclass serves the manifest kinds it names in ``descriptions`` (kind -> what to call such a model) once
+    registered (:func:`register_model_kind`); it says which directories written before the manifest hold its kind
+    (:meth:`recognise`) and loads them (:meth:`load`)."""
 
     kind: str
     tasks: dict[str, dict[str, Any]]
+    descriptions: ClassVar[dict[str, str]] = {}
     answerable: tuple[str, ...] = ()  # every task it can be asked, trained on or not
+
+    @classmethod
+    def recognise(cls, directory: Path) -> Manifest | None:
+        """The manifest of a directory written before manifests were, when it holds a model of this class's kinds."""
+        return None
+
+    @classmethod
+    def load(
+        cls, manifest: Manifest, directory: Path, device: str | torch.device | None = None, base: Path | None = None
+    ) -> Model:
+        """The model of kind ``manifest.kind`` saved in ``directory``, in eval mode on ``device``."""
+        raise NotImplementedError
+
+    @classmethod
+    def kind_tasks(cls) -> tuple[str, ...]:
+        """The tasks a model of this class answers."""
+        return tuple(cls.answerable)
 
     def __init__(self, manifest: Manifest, directory: Path | None = None, name: str | None = None) -> None:
         self.kind = manifest.kind
@@ -107,11 +139,16 @@ class Model:
     def device(self) -> torch.device:
         raise NotImplementedError
 
+    @property
+    def description(self) -> str:
+        """What to call a model of its kind (``grounded VLM``)."""
+        return self.descriptions.get(self.kind, f"{self.kind} model")
+
     def check_task(self, task: str) -> None:
         """Raises ``ValueError`` for a task this model cannot answer."""
         if task not in self.answerable:
             raise ValueError(
-                f"{self.name} holds a {KIND_NAMES[self.kind]}: it answers {', '.join(self.answerable)}, not {task!r}"
+                f"{self.name} holds a {self.description}: it answers {', '.join(self.answerable)}, not {task!r}"
             )
 
     def answer(self, image: Image.Image, task: str, query: str | None = None, **options: Any) -> dict[str, Any]:
@@ -127,6 +164,16 @@ class Model:
         """How to ask ``task``: as given, else as the model was trained."""
         raise NotImplementedError
 
+    def save_answer(
+        self, picture: Image.Image, result: dict[str, Any], image: Path, out: str | None = None
+    ) -> dict[str, Any]:
+        """What ``groundlm predict`` prints for ``result``, an answer about ``picture`` (read from ``image``), after
+        writing the files it shows: by default, with ``out``, an overlay PNG there (and its path as ``overlay``)."""
+        if out:
+            draw_overlay(picture, result, out)
+            result["overlay"] = out
+        return result
+
     def check(self, query: Query, options: AnswerOptions) -> None:
         """Raises ``ValueError`` for a query this model cannot answer (before it joins a batch)."""
         self.check_task(query.task)
@@ -134,18 +181,13 @@ class Model:
     def task(self, name: str, format: str | None = None) -> Task:
         """Task ``name`` as the model was trained on it, for scoring its answers on a dataset."""
         self.check_task(name)
-        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer {name!r} in text")
+        raise ValueError(f"{self.name} holds a {self.description}, which does not answer {name!r} in text")
 
     def generator(
         self, max_new_tokens: int = 24, images: ImageCache | None = None, progress: bool = False
     ) -> TextGenerator:
         """A text generator over the model (for evaluation on a dataset)."""
-        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer in text")
-
-    def evaluate_depth(self, samples: Sequence[Sample], align: str = "none", eigen_crop: bool = False) -> dict:
-        """Depth metrics over ``samples`` (which have depth), after ``align`` (docs/architecture.md, section 3)."""
-        self.check_task("depth")
-        raise ValueError(f"{self.name} holds a {KIND_NAMES[self.kind]}, which does not answer depth")
+        raise ValueError(f"{self.name} holds a {self.description}, which does not answer in text")
 
     def answer_batch(
         self, queries: Sequence[Query], options: AnswerOptions, batch_size: int = 32
@@ -153,12 +195,72 @@ class Model:
         """One result per query, in order, answered in batches (queries that share ``options``)."""
         raise NotImplementedError
 
+    def evaluate(self, task: str, samples: Sequence[Sample], where: str, limit: int, **options: Any) -> dict:
+        """The metrics of answers to ``task``, a task this kind answers without text (a map), over the first
+        ``limit`` of ``samples`` (from ``where``) that hold what they are scored against; ``options`` say how to
+        score (e.g. a depth map's ``align``). Answers in text are scored against a task instead
+        (:meth:`task`, :meth:`generator`)."""
+        self.check_task(task)
+        raise ValueError(f"{self.name} holds a {self.description}, whose {task!r} answers are scored as text")
 
+
+MODEL_KINDS: Registry[type[Model]] = Registry("model kind")
+"""Manifest kind -> the :class:`Model` class that loads and answers it."""
+
+
+def register_model_kind(cls: type[Model]) -> type[Model]:
+    """A class decorator: ``cls`` becomes the model class of each kind in its ``descriptions``."""
+    for kind in cls.descriptions:
+        MODEL_KINDS.register(kind)(cls)
+    return cls
+
+
+def model_kinds() -> list[type[Model]]:
+    """Every model class, in registration order, once the methods' inference parts (which register their kinds)
+    are loaded."""
+    load_parts("inference")
+    return list(dict.fromkeys(MODEL_KINDS.values()))
+
+
+def answerable_tasks() -> tuple[str, ...]:
+    """Every task some kind of model answers, each once: the grounded VLMs' first, then the methods' kinds'."""
+    return tuple(dict.fromkeys(task for cls in model_kinds() for task in cls.kind_tasks()))
+
+
+@register_model_kind
 class GroundedModel(Model):
     """A VLM that answers in text (groundlm's own, or a transformers family's), through its backend
     (:mod:`groundlm.backends`)."""
 
-    answerable = PREDICT_TASKS
+    descriptions: ClassVar[dict[str, str]] = {"vlm": "grounded VLM", "hf": "transformers VLM"}
+
+    @classmethod
+    def kind_tasks(cls) -> tuple[str, ...]:
+        return question_tasks()
+
+    @property
+    def answerable(self) -> tuple[str, ...]:  # type: ignore[override]
+        return question_tasks()
+
+    @classmethod
+    def recognise(cls, directory: Path) -> Manifest | None:
+        tasks = recorded_tasks(directory)
+        if is_adapter_run(directory):
+            return Manifest("hf", tasks, json.loads((directory / BACKEND_FILE).read_text()).get("base"))
+        if is_hf_dir(directory):
+            return Manifest("hf", tasks)
+        if (directory / CONFIG).is_file() or (directory / ADAPTER_FILE).is_file():
+            return Manifest("vlm", tasks)  # adapters alone load on the base the caller names
+        return None
+
+    @classmethod
+    def load(
+        cls, manifest: Manifest, directory: Path, device: str | torch.device | None = None, base: Path | None = None
+    ) -> GroundedModel:
+        if manifest.kind == "hf":
+            return cls(manifest, directory, hf.HFBackend.load(directory, device=device))
+        vlm = load_vlm(directory, base=base or manifest.base, device=device)
+        return cls(manifest, directory, native.NativeBackend(vlm))
 
     def __init__(self, manifest: Manifest, directory: Path | None, backend: Backend, name: str | None = None) -> None:
         super().__init__(manifest, directory, name)
@@ -194,13 +296,13 @@ class GroundedModel(Model):
         if unknown:
             raise ValueError(f"unknown answer options {', '.join(sorted(unknown))}")
         given = {k: v for k, v in given.items() if v is not None}
-        trained = {
-            "format": self.box_format,
-            "reread": bool(self.trained("pose").get("reread", False)),
-            "query_first": bool(self.trained("refer").get("query_first", False)),
-            "region_image": bool(self.trained("region_caption").get("image", True)),
-            "max_new_tokens": self.backend.answer_tokens,
-        }
+        trained: dict[str, Any] = {}
+        for name in self.answerable:  # each task's trained options, under the fields that carry them
+            recorded = self.trained(name)
+            for option, field in task_class(name).answer_options.items():
+                if option in recorded:
+                    trained[field] = recorded[option]
+        trained.update(format=self.box_format, max_new_tokens=self.backend.answer_tokens)
         return AnswerOptions(**{**trained, **given})
 
     def check(self, query: Query, options: AnswerOptions) -> None:
@@ -217,15 +319,11 @@ class GroundedModel(Model):
     def task(self, name: str, format: str | None = None) -> Task:
         """Task ``name`` as the model was trained on it (its box format as given, else as trained), for scoring
         answers to a dataset (:func:`~groundlm.train.evaluate.evaluate_answers`)."""
-        options: dict[str, Any] = {}
-        if name in ("refer", "grounded_list"):
+        cls = task_class(name)
+        recorded = self.trained(name)
+        options = {o: recorded[o] for o in cls.answer_options if o in recorded and o != "format"}
+        if "format" in cls.answer_options:  # the model's box format, whatever the task recorded
             options["format"] = format or self.box_format
-        if name == "refer":
-            options["query_first"] = bool(self.trained("refer").get("query_first", False))
-        if name == "pose":
-            options["reread"] = bool(self.trained("pose").get("reread", False))
-        if name == "region_caption":
-            options["image"] = bool(self.trained("region_caption").get("image", True))
         return build_task(name, **self.backend.task_options(name, options))
 
     def generator(
@@ -235,51 +333,6 @@ class GroundedModel(Model):
         return self.backend.generator(self.backend.answer_tokens or max_new_tokens, images=images, progress=progress)
 
 
-class DepthModel(Model):
-    """An LLM-MDE depth model: ``depth`` answers a picture with its depth map (metres)."""
-
-    answerable = DEPTH_TASKS
-
-    def __init__(self, manifest: Manifest, directory: Path | None, module: DepthLM, name: str | None = None) -> None:
-        super().__init__(manifest, directory, name)
-        self.module = module
-        self.batcher = DepthBatcher.for_model(module)
-
-    def save_pretrained(self, directory: str | Path) -> Path:
-        return self.module.save_pretrained(directory)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.module.parameters()).device
-
-    def options(self, task: str, **given: Any) -> AnswerOptions:
-        self.check_task(task)
-        return AnswerOptions()  # a depth map has nothing to choose
-
-    def answer_batch(
-        self, queries: Sequence[Query], options: AnswerOptions | None = None, batch_size: int = 16
-    ) -> list[dict[str, Any]]:
-        """``{"task": "depth", "depth": [H, W] float32 metres at the picture's size (an array: a front end writes
-        it as an image, :func:`~groundlm.inference.predict.draw_overlay` colours it), "metres": {min, median,
-        max}}``."""
-        for q in queries:
-            self.check_task(q.task)
-        maps = self.predict_depth([q.image for q in queries], batch_size)
-        return [{"task": "depth", "depth": m, "metres": depth_range(m)} for m in maps]
-
-    def predict_depth(self, images: Sequence[Image.Image], batch_size: int = 16) -> list[np.ndarray]:
-        """Depth ``[H, W]`` (metres, float32) for each picture at its own size."""
-        return predict_depth(self.module, self.batcher, images, batch_size=batch_size)
-
-    def evaluate_depth(self, samples: Sequence[Sample], align: str = "none", eigen_crop: bool = False) -> dict:
-        return evaluate_depth(self.module, self.batcher, samples, align, eigen_crop)
-
-
-def depth_range(depth: np.ndarray) -> dict[str, float]:
-    """The smallest, median and largest depth of a map (metres, rounded to millimetres)."""
-    return {k: round(float(f(depth)), 3) for k, f in (("min", np.min), ("median", np.median), ("max", np.max))}
-
-
 def load_model(
     directory: str | Path, device: str | torch.device | None = None, base: str | Path | None = None
 ) -> Model:
@@ -287,9 +340,5 @@ def load_model(
     kind. ``base``: the model directory that a directory of groundlm LoRA adapters alone applies to."""
     directory = Path(directory)
     manifest = model_manifest(directory)
-    if manifest.kind == "depth":
-        return DepthModel(manifest, directory, load_depth_model(directory, device=device))
-    if manifest.kind == "hf":
-        return GroundedModel(manifest, directory, hf.HFBackend.load(directory, device=device))
-    vlm = load_vlm(directory, base=base or manifest.base, device=device)
-    return GroundedModel(manifest, directory, native.NativeBackend(vlm))
+    load_parts("inference")
+    return MODEL_KINDS.get_known(manifest.kind).load(manifest, directory, device, Path(base) if base else None)

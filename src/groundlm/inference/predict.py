@@ -14,36 +14,31 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from groundlm import formats
-from groundlm.data.sample import Head, Sample
+from groundlm.data.sample import Sample
 from groundlm.formats.numeric import GREEDY, NumericDecoding
-from groundlm.geometry.boxes import prompt_box
-from groundlm.geometry.views import view_boxes
 from groundlm.inference.collate import Collator
 from groundlm.inference.generate import LocalGenerator, TextGenerator
 from groundlm.inference.images import ImageCache
 from groundlm.inference.points import span_outputs
-from groundlm.methods.hpe_cogvlm.task_pose import PoseItem, PoseTask
 from groundlm.models.vlm import GroundedVLM
-from groundlm.tasks import ReferTask, task_class
-from groundlm.tasks.base import Example, SpanTargets
-from groundlm.tasks.prompts import NARRATE_PROMPTS, REGION_CAPTION_PROMPTS
+from groundlm.tasks import task_class, task_names
+from groundlm.tasks.base import Example, SpanTargets, Task
 
-__all__ = ["PREDICT_TASKS", "AnswerOptions", "Query", "draw_overlay", "predict", "predict_batch"]
-
-PREDICT_TASKS = ("refer", "region_caption", "pose", "narrate")
-POINT_HEAD = "point"  # the head a narrating model's words are read through (PixelLLM's point head)
+__all__ = ["AnswerOptions", "Query", "draw_overlay", "predict", "predict_batch", "question_tasks"]
 
 VIEW_COLOURS = ((255, 40, 40), (40, 200, 255), (255, 200, 0), (120, 255, 120), (230, 120, 255))
 
-# Inference has no true head: the pose example's answer and teacher-forcing region are placeholders.
-_NO_HEAD = Head((0.0, 0.0, 1.0, 1.0), 0.0, 0.0, 0.0)
+
+def question_tasks() -> tuple[str, ...]:
+    """The tasks that answer a user's question about a picture in text (:attr:`Task.takes`), in registration
+    order."""
+    return tuple(name for name in task_names() if task_class(name).takes)
 
 
 @dataclass(frozen=True)
 class Query:
-    """One question about one image: ``refer`` and ``pose`` take ``query`` text, ``region_caption`` a pixel
-    ``box`` ``(x0, y0, x1, y1)``."""
+    """One question about one image: a task that takes ``query`` text (``refer``, ``pose``) or a pixel ``box``
+    ``(x0, y0, x1, y1)`` (``region_caption``), as its :attr:`~groundlm.tasks.base.Task.takes` says."""
 
     image: Image.Image = field(compare=False)
     task: str
@@ -54,10 +49,11 @@ class Query:
 @dataclass(frozen=True)
 class AnswerOptions:
     """How to answer: the box ``format`` of refer answers, ``constrain`` decoding to the answer syntax,
-    ``max_new_tokens`` (default: 48 for pose's 33-token answers, 32 otherwise), beams, ``numeric`` decoding, and how
-    the model was trained: ``reread`` (``PoseTask(reread=True)``), ``query_first``
+    ``max_new_tokens`` (default: the task's own, e.g. 48 for pose's 33-token answers, 32 otherwise), beams,
+    ``numeric`` decoding, and how the model was trained: ``reread`` (``PoseTask(reread=True)``), ``query_first``
     (``ReferTask(query_first=True)``) and ``region_image`` (False: ``RegionCaptionTask(image=False)``, the region's
-    tokens without the whole image's). Hashable, so that a server batches queries that share options."""
+    tokens without the whole image's); a task names the fields it reads (:attr:`Task.answer_options`). Hashable, so
+    that a server batches queries that share options."""
 
     format: str = "cogvlm"
     constrain: bool = False
@@ -69,27 +65,20 @@ class AnswerOptions:
     region_image: bool = True
 
 
+def answering_task(name: str, options: AnswerOptions) -> Task:
+    """Task ``name`` asked as ``options`` say (the options it names in :attr:`Task.answer_options`)."""
+    cls = task_class(name)
+    return cls(**{option: getattr(options, answer) for option, answer in cls.answer_options.items()})
+
+
 def query_example(q: Query, options: AnswerOptions) -> Example:
     """The model input for ``q`` (raises ``ValueError`` for a query its task cannot take)."""
+    if q.task not in question_tasks():
+        raise ValueError(f"predict supports the tasks {', '.join(question_tasks())}, not {q.task!r}")
     w, h = q.image.size
     image = q.image
     sample = Sample(id="query", width=w, height=h, image_loader=lambda: image)
-    if q.task == "refer":
-        if not q.query:
-            raise ValueError("refer needs a query (the referring expression)")
-        return Example(ReferTask(options.format, query_first=options.query_first).prompt(q.query), "", sample)
-    if q.task == "region_caption":
-        if q.box is None:
-            raise ValueError("region_caption needs a box (pixel x0 y0 x1 y1)")
-        prompt = ("<image>" if options.region_image else "") + REGION_CAPTION_PROMPTS[0].format(region="<region>")
-        return Example(prompt, "", sample, region_boxes=[prompt_box(q.box, w, h)])
-    if q.task == "pose":
-        if not q.query:
-            raise ValueError('pose needs a query naming the person, e.g. "the person in the red shirt"')
-        return PoseTask(reread=options.reread).example(sample, PoseItem(_NO_HEAD, (q.query,)), None)
-    if q.task == "narrate":
-        return Example("<image>" + NARRATE_PROMPTS[0], "", sample)
-    raise ValueError(f"predict supports the tasks {', '.join(PREDICT_TASKS)}, not {q.task!r}")
+    return answering_task(q.task, options).query_example(sample, q.query, q.box)
 
 
 def predict_batch(
@@ -113,15 +102,16 @@ def predict_batch(
 
 def _answer_task(
     model: GroundedVLM | TextGenerator,
-    task: str,
+    name: str,
     examples: list[Example],
     options: AnswerOptions,
     batch_size: int,
 ) -> list[dict[str, Any]]:
-    """Results for ``examples`` that all belong to ``task``."""
-    format = "pose" if task == "pose" else options.format
+    """Results for ``examples`` that all belong to task ``name``."""
+    task = answering_task(name, options)
+    format = task.answer_format  # answers with numbers in a syntax: constrained and sampled decoding apply
     numeric = options.numeric
-    sampled = numeric.sampled and task in ("refer", "pose")
+    sampled = numeric.sampled and format is not None
     k = numeric.samples if sampled else 1
     native = isinstance(model, GroundedVLM)
     collator = Collator.for_model(model) if native else None
@@ -130,53 +120,36 @@ def _answer_task(
         examples,
         samples=k,
         temperature=numeric.temperature,
-        constrain=format if (options.constrain and task in ("refer", "pose")) else None,
-        max_new_tokens=options.max_new_tokens or task_class(task).max_new_tokens,
+        constrain=format if options.constrain else None,
+        max_new_tokens=options.max_new_tokens or task.max_new_tokens,
     )
     out = []
     for i, example in enumerate(examples):
         own = texts[i * k : (i + 1) * k]
-        w, h = example.sample.width, example.sample.height
-        result: dict[str, Any] = {"task": task, "text": own[0]}
-        if task in ("refer", "pose"):
-            parsed = formats.get(format).parse(own[0], w, h)
-            result.update(parsed=parsed.to_dict(), box=formats.select_box(parsed)[0])
-        if task == "pose":
-            result["pose"] = dict(zip(("yaw", "pitch", "roll"), parsed.pose)) if parsed.pose else None
+        result: dict[str, Any] = {"task": name, "text": own[0], **task.answer_fields(own[0], example)}
         if sampled:
-            decoder = PoseTask(reread=options.reread) if task == "pose" else ReferTask(format)
-            combined = decoder.combine([decoder.decode(t, example) for t in own], numeric.mode)
-            result.update(texts=own, numeric=numeric.mode, box=combined.box if task == "pose" else combined)
-            if task == "pose":
-                result["pose"] = dict(zip(("yaw", "pitch", "roll"), combined.pose)) if combined.pose else None
+            combined = task.combine([task.decode(t, example) for t in own], numeric.mode)
+            result.update(texts=own, numeric=numeric.mode)
+            result.update(task.combined_fields(combined))
+        if task.takes == "box" and collator is not None and collator.region_inputs is not None:
+            result.update(collator.region_inputs.answer_fields(example, example.sample.load_image()))
         out.append(result)
-    if task == "narrate" and native and POINT_HEAD in model.heads:
-        _place_words(model, collator, examples, out)
-    if task == "region_caption":
-        for example, result in zip(examples, out):
-            result["region"] = list(example.region_boxes[0])
-            if collator is not None and hasattr(collator.region_inputs, "coefficients"):  # a multi-view encoder
-                result["views"] = _views(collator, example)
+    if native and task.word_head is not None and task.word_head in model.heads:
+        _place_words(model, collator, task.word_head, examples, out)
     return out
 
 
-def _views(collator: Collator, example: Example) -> list[dict[str, Any]]:
-    """The views a multi-view model saw the region in (DynRefer): ``[{"t", "box"}]``, pixel ``xyxy`` boxes."""
-    image = example.sample.load_image()
-    ts = collator.region_inputs.coefficients(example, 0, image, training=False)
-    boxes = view_boxes(example.region_boxes[0], example.sample.width, example.sample.height, ts)
-    return [{"t": t, "box": [float(v) for v in b]} for t, b in zip(ts, boxes)]
-
-
-def _place_words(model: GroundedVLM, collator: Collator, examples: list[Example], results: list[dict]) -> None:
-    """Each narration's words at the points the point head gives them (teacher-forced on the generated text):
+def _place_words(
+    model: GroundedVLM, collator: Collator, head: str, examples: list[Example], results: list[dict]
+) -> None:
+    """Each answer's words at the points ``head`` gives them (teacher-forced on the generated text):
     ``result["words"]`` = ``[{"word", "point": [x, y] pixels}]``."""
     spoken = []
     for example, result in zip(examples, results):
         spans = [m.span() for m in re.finditer(r"\S+", result["text"])]
         target = SpanTargets(spans, np.zeros((len(spans), 2), dtype=np.float32))
-        spoken.append(replace(example, target=result["text"], targets={POINT_HEAD: target}))
-    read = span_outputs(model, collator, [e for e in spoken if e.target], ImageCache(), POINT_HEAD)
+        spoken.append(replace(example, target=result["text"], targets={head: target}))
+    read = span_outputs(model, collator, [e for e in spoken if e.target], ImageCache(), head)
     points = iter(read)
     for example, result in zip(spoken, results):
         if not example.target:
@@ -185,7 +158,7 @@ def _place_words(model: GroundedVLM, collator: Collator, examples: list[Example]
         w, h = example.sample.width, example.sample.height
         result["words"] = [
             {"word": result["text"][a:b], "point": [float(x) * w, float(y) * h]}
-            for (a, b), (x, y) in zip(example.targets[POINT_HEAD].spans, next(points))
+            for (a, b), (x, y) in zip(example.targets[head].spans, next(points))
             if np.isfinite(x)
         ]
 
@@ -217,11 +190,13 @@ def predict(
 
 def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -> None:
     """Draw ``result`` (an answer of :func:`predict` or of a model handle) on ``image`` and save it to ``path``: boxes,
-    views, pose axes, words at their points, the answer's text; a depth answer's map in colour."""
-    if isinstance(result.get("depth"), np.ndarray):
+    views, what the task draws of its answers (a head pose's axes), words at their points, the answer's text; a map
+    answer (a depth map) in colour."""
+    maps = [v for v in result.values() if isinstance(v, np.ndarray)]
+    if maps:  # an answer that is a map (a depth map, metres) is drawn as the map, in colour
         from groundlm.data.show import colorize_depth
 
-        Image.fromarray(colorize_depth(result["depth"])).save(path)
+        Image.fromarray(colorize_depth(maps[0])).save(path)
         return
     canvas = image.convert("RGB").copy()
     draw = ImageDraw.Draw(canvas)
@@ -235,12 +210,8 @@ def draw_overlay(image: Image.Image, result: dict[str, Any], path: str | Path) -
         draw.rectangle(result["region"], outline=(255, 40, 40), width=2)
     for box in result.get("parsed", {}).get("boxes", []):
         draw.rectangle(box, outline=(255, 40, 40), width=2)
-    pose = result.get("pose")
-    if pose and result.get("box") is not None:
-        from groundlm.data.show import draw_pose_axes
-
-        x0, y0, x1, y1 = result["box"]
-        draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), pose["yaw"], pose["pitch"], pose["roll"], (x1 - x0))
+    if result.get("task") in question_tasks():  # what only its task's answers hold (a head's axes)
+        task_class(result["task"]).draw_answer(draw, result)
     for word in result.get("words", []):
         x, y = word["point"]
         draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(255, 40, 40))

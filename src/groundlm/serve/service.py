@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from groundlm.data.readers.spatialworld import depth_millimetres
-from groundlm.inference.model import DEPTH_TASKS, Model, load_model
-from groundlm.inference.predict import PREDICT_TASKS, AnswerOptions, Query
+from groundlm.inference.model import Model, answerable_tasks, load_model
+from groundlm.inference.predict import AnswerOptions, Query
 from groundlm.serve.uploads import BadRequestError
 
 
@@ -39,7 +39,7 @@ TASK_SPECS = {
     "narrate": TaskSpec("narrate", "image", "a narration of the picture, each word at its point (pixels)", False),
     "depth": TaskSpec("depth", "image", "the picture's depth map: a 16-bit PNG in millimetres (base64)", False),
 }
-assert set(TASK_SPECS) == {*PREDICT_TASKS, *DEPTH_TASKS}, "every task that predict answers has a spec"
+assert set(TASK_SPECS) == set(answerable_tasks()), "every task that a model answers has a spec"
 
 
 class ModelService:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -68,6 +68,18 @@ class Task(ABC):
     aliases: tuple[str, ...] = ()
     max_new_tokens: int = 32
     eval_max_new_tokens: int = 24
+    # Answering a user's question about a picture (groundlm.inference.predict): what the question gives besides the
+    # picture ("query": text, "box": pixels x0 y0 x1 y1, "image": nothing more; None: the task answers no
+    # questions); what a question without it lacks (``"a query (the referring expression)"``), and how a command
+    # line's ``--query`` is described (``TEXT``).
+    takes: str | None = None
+    needs: str = ""
+    query_hint: str = "TEXT"
+    # The task's options that a model's manifest records and inference asks with, each by the field of
+    # groundlm.inference.predict.AnswerOptions that carries it (``{"query_first": "query_first"}``).
+    answer_options: ClassVar[dict[str, str]] = {}
+    # A head whose outputs on an answer's words come with the answer (each word's point, PixelLLM's point head).
+    word_head: str | None = None
 
     @property
     def answer_format(self) -> str | None:
@@ -93,6 +105,33 @@ class Task(ABC):
         :mod:`groundlm.formats.numeric`). Tasks whose answers hold numbers combine them by ``mode`` (mean or
         median); the default keeps the first answer."""
         return predictions[0]
+
+    def query_example(self, sample: Sample, query: str | None, box: Box | None) -> Example:
+        """The example a user's question about ``sample`` (a picture without labels) asks: ``query`` text or a pixel
+        ``box``, as :attr:`takes` says. ``ValueError`` when the question lacks what the task needs."""
+        raise ValueError(f"{self.name} answers no questions about a picture")
+
+    def check_query(self, query: str | None, box: Box | None) -> None:
+        """``ValueError`` (``"<task> needs ..."``) when a question lacks what the task takes."""
+        missing = (self.takes == "query" and not query) or (self.takes == "box" and box is None)
+        if missing:
+            raise ValueError(f"{self.name} needs {self.needs}")
+
+    def answer_fields(self, text: str, example: Example) -> dict[str, Any]:
+        """What an answer ``text`` to :meth:`query_example`'s ``example`` says, JSON-ready, beside the text itself
+        (pixel boxes, angles in degrees, the region asked about); the default: nothing more."""
+        return {}
+
+    def combined_fields(self, prediction: Any) -> dict[str, Any]:
+        """The fields of :meth:`answer_fields` that a prediction combined from sampled answers (:meth:`combine`)
+        replaces; the default: none."""
+        return {}
+
+    @classmethod
+    def draw_answer(cls, draw: Any, result: dict[str, Any]) -> None:
+        """Draw on ``draw`` (a ``PIL.ImageDraw``, pixels) what :meth:`answer_fields` gave ``result`` beyond its boxes
+        (which every overlay draws); the default: nothing."""
+        return None
 
     @abstractmethod
     def score(self, predictions: Sequence[Any], examples: Sequence[Example]) -> dict[str, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -32,6 +32,7 @@ def _noun(region: Region) -> str:
 @register_task
 class GroundedListTask(Task):
     name = "grounded_list"
+    answer_options: ClassVar[dict[str, str]] = {"format": "format"}
 
     def __init__(self, format: str = "cogvlm") -> None:
         self.codec = formats.get(format)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -12,13 +12,16 @@ from groundlm.data.sample import Referring, Sample
 from groundlm.formats.numeric import combine
 from groundlm.geometry.cells import cell_shares
 from groundlm.metrics import grounding_metrics
-from groundlm.tasks.base import Example, Task, pick, register_task
+from groundlm.tasks.base import Box, Example, Task, pick, register_task
 from groundlm.tasks.prompts import REFER_PROMPTS
 
 
 @register_task
 class ReferTask(Task):
     name = "refer"
+    takes = "query"
+    needs = "a query (the referring expression)"
+    answer_options: ClassVar[dict[str, str]] = {"format": "format", "query_first": "query_first"}
 
     def __init__(
         self,
@@ -78,6 +81,18 @@ class ReferTask(Task):
         """The question about ``expression`` with the image marker before it, or after it with ``query_first``."""
         question = pick(REFER_PROMPTS, rng).format(expr=expression)
         return question + "<image>" if self.query_first else "<image>" + question
+
+    def query_example(self, sample: Sample, query: str | None, box: Box | None) -> Example:
+        self.check_query(query, box)
+        return Example(self.prompt(query), "", sample)
+
+    def answer_fields(self, text: str, example: Example) -> dict[str, Any]:
+        """``parsed`` (every box and what the parser found, pixels) and ``box``, the first box (or None)."""
+        parsed = self.codec.parse(text, example.sample.width, example.sample.height)
+        return {"parsed": parsed.to_dict(), "box": formats.select_box(parsed)[0]}
+
+    def combined_fields(self, prediction: Any) -> dict[str, Any]:
+        return {"box": prediction}
 
     def decode(self, text: str, example: Example) -> Any:
         result = self.codec.parse(text, example.sample.width, example.sample.height)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from groundlm import formats
 from groundlm.data.sample import Region, Sample
+from groundlm.geometry.boxes import prompt_box
 from groundlm.geometry.views import CANDIDATE_TS
 from groundlm.metrics import caption_metrics
-from groundlm.tasks.base import Example, Task, pick, register_task
+from groundlm.tasks.base import Box, Example, Task, pick, register_task
 from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
 
 
@@ -18,6 +20,9 @@ from groundlm.tasks.prompts import REGION_CAPTION_PROMPTS
 class RegionCaptionTask(Task):
     name = "region_caption"
     aliases = ("describe", "caption")
+    takes = "box"
+    needs = "a box (pixel x0 y0 x1 y1)"
+    answer_options: ClassVar[dict[str, str]] = {"image": "region_image"}
 
     def __init__(self, box_as_text: str | None = None, image: bool = True) -> None:
         """``box_as_text``: a box format (``groundlm.formats``) to write the region's box in the prompt with,
@@ -44,6 +49,15 @@ class RegionCaptionTask(Task):
         orders = [tuple(float(t) for t in rng.permutation(CANDIDATE_TS))] if rng is not None else []
         extras = {"view_orders": orders, "region_tags": [list(item.tags)], "region_texts": [caption]}
         return Example(prompt, caption, sample, region_boxes=[item.box], answer=refs, extras=extras)
+
+    def query_example(self, sample: Sample, query: str | None, box: Box | None) -> Example:
+        self.check_query(query, box)
+        prompt = self.image + REGION_CAPTION_PROMPTS[0].format(region="<region>")
+        return Example(prompt, "", sample, region_boxes=[prompt_box(box, sample.width, sample.height)])
+
+    def answer_fields(self, text: str, example: Example) -> dict[str, Any]:
+        """``region``: the box asked about (pixels, as the model saw it)."""
+        return {"region": list(example.region_boxes[0])}
 
     def decode(self, text: str, example: Example) -> str:
         return text.strip()

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from groundlm.geometry.views import CANDIDATE_TS, random_views, select_views
+from groundlm.geometry.views import CANDIDATE_TS, random_views, select_views, view_boxes
 from groundlm.inference.collate import register_region_inputs
 from groundlm.methods.dynrefer.modeling_decoders import TAG, region_loss_counts
 from groundlm.models.backbones import pixel_values
@@ -141,6 +141,13 @@ class ViewPolicy:
                 out["targets"] = targets
                 out["counts"] = {k: torch.tensor(v) for k, v in region_loss_counts(targets).items()}
         return out
+
+    def answer_fields(self, example: Example, image: Image.Image) -> dict[str, Any]:
+        """``views``: the views the model saw the example's region in, ``[{"t", "box"}]`` with pixel ``xyxy``
+        boxes (``image``: the original picture)."""
+        ts = self.coefficients(example, 0, image, training=False)
+        boxes = view_boxes(example.region_boxes[0], example.sample.width, example.sample.height, ts)
+        return {"views": [{"t": t, "box": [float(v) for v in b]} for t, b in zip(ts, boxes)]}
 
 
 register_region_inputs("dynrefer")(ViewPolicy.for_config)

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from groundlm.data.sample import Head, Sample
+from groundlm.data.show import draw_pose_axes
+from groundlm.formats import select_box
 from groundlm.formats.numeric import combine
 from groundlm.formats.pose import BLENDED_ERRORS, PoseCodec
 from groundlm.metrics.pose import pose_metrics
@@ -51,11 +54,23 @@ def person_expressions(sample: Sample, head: Head) -> tuple[str, ...]:
     return tuple(sorted(set(texts), key=lambda t: (len(t), t)))
 
 
+# A question has no true head: the answer and the teacher-forcing region of its example are placeholders.
+_NO_HEAD = Head((0.0, 0.0, 1.0, 1.0), 0.0, 0.0, 0.0)
+
+
+def _degrees(pose: Pose | None) -> dict[str, float] | None:
+    return dict(zip(("yaw", "pitch", "roll"), pose)) if pose else None
+
+
 @register_task
 class PoseTask(Task):
     name = "pose"
     max_new_tokens = 48  # the answer is 33 tokens
     eval_max_new_tokens = 40
+    takes = "query"
+    query_hint = 'naming the person, e.g. "the person in the red shirt"'
+    needs = f"a query {query_hint}"
+    answer_options: ClassVar[dict[str, str]] = {"reread": "reread"}
 
     def __init__(self, max_abs: float = 180.0, reread: bool = False) -> None:
         """``reread``: the answer re-reads the head it found: after the head box, the region tokens of that box
@@ -84,6 +99,27 @@ class PoseTask(Task):
         return Example(
             prompt, f"{box_text}]]<region>{angles}", sample, [h.box], answer=h, reread=PoseCodec.angles_pattern
         )
+
+    def query_example(self, sample: Sample, query: str | None, box: Box | None) -> Example:
+        self.check_query(query, box)
+        return self.example(sample, PoseItem(_NO_HEAD, (query,)), None)
+
+    def answer_fields(self, text: str, example: Example) -> dict[str, Any]:
+        """``parsed``, the head ``box`` (pixels) and its ``pose`` (``yaw``, ``pitch``, ``roll`` in degrees, None
+        unless the answer holds all three)."""
+        parsed = self.codec.parse(text, example.sample.width, example.sample.height)
+        return {"parsed": parsed.to_dict(), "box": select_box(parsed)[0], "pose": _degrees(parsed.pose)}
+
+    def combined_fields(self, prediction: PosePrediction) -> dict[str, Any]:
+        return {"box": prediction.box, "pose": _degrees(prediction.pose)}
+
+    @classmethod
+    def draw_answer(cls, draw: Any, result: dict[str, Any]) -> None:
+        """The head frame's axes at the centre of its box, their length the box's width (pixels)."""
+        pose = result.get("pose")
+        if pose and result.get("box") is not None:
+            x0, y0, x1, y1 = result["box"]
+            draw_pose_axes(draw, ((x0 + x1) / 2, (y0 + y1) / 2), pose["yaw"], pose["pitch"], pose["roll"], x1 - x0)
 
     def decode(self, text: str, example: Example) -> PosePrediction:
         result = self.codec.parse(text, example.sample.width, example.sample.height)

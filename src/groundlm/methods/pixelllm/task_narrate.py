@@ -18,7 +18,7 @@ import numpy as np
 from groundlm.data.sample import Sample, Utterance
 from groundlm.methods.pixelllm.metrics_trace import trace_metrics
 from groundlm.metrics import caption_metrics
-from groundlm.tasks.base import Example, SpanTargets, Task, pick, register_task
+from groundlm.tasks.base import Box, Example, SpanTargets, Task, pick, register_task
 from groundlm.tasks.prompts import NARRATE_PROMPTS
 
 
@@ -59,6 +59,8 @@ def narrative_text(
 class NarrateTask(Task):
     name = "narrate"
     max_new_tokens = 96
+    takes = "image"
+    word_head = "point"  # a narrating model's point head gives its answer's words their points
 
     def __init__(self, point_head: str | None = None, utterances: int | None = None) -> None:
         """``point_head``: the head (``model.heads``, kind ``point``, ``out_dim: 2``) trained on each word's point;
@@ -106,6 +108,9 @@ class NarrateTask(Task):
             gt += list(np.asarray(truth.values)[keep])
             boxes += [b for b, k in zip(self.word_boxes(ex.sample), keep) if k]
         return trace_metrics(pred, gt, boxes)
+
+    def query_example(self, sample: Sample, query: str | None, box: Box | None) -> Example:
+        return Example("<image>" + NARRATE_PROMPTS[0], "", sample)
 
     def decode(self, text: str, example: Example) -> str:
         return text.strip()

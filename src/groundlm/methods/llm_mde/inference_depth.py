@@ -1,0 +1,124 @@
+"""LLM-MDE's model kind (docs/architecture.md, section 6.2): a saved depth model as a model handle, registered as the
+kind ``depth`` (:data:`groundlm.inference.model.MODEL_KINDS`), so that ``predict``, ``eval --checkpoint`` and
+``serve`` hold it as they hold a grounded VLM. Its one task, ``depth``, answers a picture with its depth map
+(metres, docs/architecture.md, section 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from PIL import Image
+
+from groundlm.data.readers.spatialworld import depth_millimetres
+from groundlm.data.sample import Sample
+from groundlm.inference.depth import evaluate_depth, predict_depth
+from groundlm.inference.loader import is_model_dir
+from groundlm.inference.model import Model, register_model_kind
+from groundlm.inference.predict import AnswerOptions, Query, draw_overlay
+from groundlm.manifest import Manifest
+from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, is_depth_model_dir
+from groundlm.methods.llm_mde.task_depth import DepthBatcher
+
+TASK = "depth"
+
+
+def load_depth_model(directory: str | Path, device: str | torch.device | None = None) -> DepthLM:
+    """The LLM-MDE model of ``directory`` (written by :meth:`DepthLM.save_pretrained`) in eval mode."""
+    if not is_depth_model_dir(directory):
+        kind = "a grounded VLM, not a depth model" if is_model_dir(directory) else "not a model directory"
+        raise FileNotFoundError(f"{directory}: {kind} (a depth model comes from `groundlm train` with method: depth)")
+    model = DepthLM.from_pretrained(directory)
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def depth_range(depth: np.ndarray) -> dict[str, float]:
+    """The smallest, median and largest depth of a map (metres, rounded to millimetres)."""
+    return {k: round(float(f(depth)), 3) for k, f in (("min", np.min), ("median", np.median), ("max", np.max))}
+
+
+@register_model_kind
+class DepthModel(Model):
+    """An LLM-MDE depth model: ``depth`` answers a picture with its depth map (metres)."""
+
+    descriptions: ClassVar[dict[str, str]] = {"depth": "depth model (LLM-MDE)"}
+    answerable = (TASK,)
+
+    def __init__(self, manifest: Manifest, directory: Path | None, module: DepthLM, name: str | None = None) -> None:
+        super().__init__(manifest, directory, name)
+        self.module = module
+        self.batcher = DepthBatcher.for_model(module)
+
+    @classmethod
+    def recognise(cls, directory: Path) -> Manifest | None:
+        return Manifest("depth", {TASK: {}}) if is_depth_model_dir(directory) else None
+
+    @classmethod
+    def load(
+        cls, manifest: Manifest, directory: Path, device: str | torch.device | None = None, base: Path | None = None
+    ) -> DepthModel:
+        return cls(manifest, directory, load_depth_model(directory, device=device))
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        return self.module.save_pretrained(directory)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def options(self, task: str, **given: Any) -> AnswerOptions:
+        self.check_task(task)
+        return AnswerOptions()  # a depth map has nothing to choose
+
+    def save_answer(
+        self, picture: Image.Image, result: dict[str, Any], image: Path, out: str | None = None
+    ) -> dict[str, Any]:
+        """The depth map as a 16-bit PNG in millimetres at ``out`` (default: beside the image, ``NAME-depth.png``)
+        and a coloured picture beside it (``...-color.png``): their paths and the depth range."""
+        path = Path(out) if out else image.with_name(image.stem + "-depth.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(depth_millimetres(result["depth"])).save(path)
+        color = path.with_name(path.stem + "-color.png")
+        draw_overlay(picture, result, color)
+        return {"task": TASK, "depth_png_mm": str(path), "color": str(color), "metres": result["metres"]}
+
+    def answer_batch(
+        self, queries: Sequence[Query], options: AnswerOptions | None = None, batch_size: int = 16
+    ) -> list[dict[str, Any]]:
+        """``{"task": "depth", "depth": [H, W] float32 metres at the picture's size (an array: a front end writes
+        it as an image, :func:`~groundlm.inference.predict.draw_overlay` colours it), "metres": {min, median,
+        max}}``."""
+        for q in queries:
+            self.check_task(q.task)
+        maps = self.predict_depth([q.image for q in queries], batch_size)
+        return [{"task": TASK, "depth": m, "metres": depth_range(m)} for m in maps]
+
+    def predict_depth(self, images: Sequence[Image.Image], batch_size: int = 16) -> list[np.ndarray]:
+        """Depth ``[H, W]`` (metres, float32) for each picture at its own size."""
+        return predict_depth(self.module, self.batcher, images, batch_size=batch_size)
+
+    def evaluate_depth(self, samples: Sequence[Sample], align: str = "none", eigen_crop: bool = False) -> dict:
+        """Depth metrics over ``samples`` (which have depth), after ``align`` (docs/architecture.md, section 3)."""
+        return evaluate_depth(self.module, self.batcher, samples, align, eigen_crop)
+
+    def evaluate(
+        self,
+        task: str,
+        samples: Sequence[Sample],
+        where: str,
+        limit: int,
+        align: str = "none",
+        eigen_crop: bool = False,
+    ) -> dict:
+        """Depth metrics over the first ``limit`` samples that have a picture and a depth map (``ValueError`` when
+        none of ``where``'s has)."""
+        self.check_task(task)
+        usable = [s for s in samples if s.depth_loader is not None and (s.image_path or s.image_loader)]
+        if not usable:
+            raise ValueError(f"{where}: no sample has both a picture and a depth map")
+        return self.evaluate_depth(usable[:limit], align, eigen_crop)
