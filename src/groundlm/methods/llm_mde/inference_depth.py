@@ -13,6 +13,8 @@ have ground truth (docs/architecture.md, section 3: metres, 0 = unknown).
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -127,6 +129,21 @@ class DepthModel(Model):
     @classmethod
     def recognise(cls, directory: Path) -> Manifest | None:
         return Manifest("depth", {TASK: {}}) if is_depth_model_dir(directory) else None
+
+    @classmethod
+    def describe_task(cls, task: str) -> dict[str, Any]:
+        return {
+            "takes": "image",
+            "summary": "the picture's depth map: a 16-bit PNG in millimetres (base64)",
+            "numeric": False,
+        }
+
+    def json_answer(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The depth map (an array, metres) as ``depth_png_mm``: a 16-bit PNG in millimetres, base64."""
+        buffer = io.BytesIO()
+        Image.fromarray(depth_millimetres(result["depth"])).save(buffer, format="PNG")
+        rest = {k: v for k, v in result.items() if k != "depth"}
+        return {**rest, "depth_png_mm": base64.b64encode(buffer.getvalue()).decode("ascii")}
 
     @classmethod
     def load(
