@@ -17,7 +17,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Lowest first. A module belongs to the layer of the longest prefix that names it; a prefix with ``*`` is a pattern
 # (fnmatch). A method's folder (groundlm/methods/<method>/) spans layers, each file's prefix saying which: its
 # ``__init__`` only lists its parts (layer 0), ``metrics_*`` sits with the metrics, ``modeling_*`` with the models,
-# ``task_*`` with the tasks, ``inference_*`` with inference and ``recipe*`` with training.
+# ``task_*`` with the tasks, ``inference_*`` with inference, ``train_*`` with the
+# training loop and ``recipe*`` with the benches.
 LAYERS: list[tuple[str, ...]] = [
     (
         "groundlm",
@@ -47,7 +48,7 @@ LAYERS: list[tuple[str, ...]] = [
         "groundlm.train.engine",
         "groundlm.methods.*.inference_*",
     ),
-    ("groundlm.train", "groundlm.evaluation", "groundlm.serve"),
+    ("groundlm.train", "groundlm.evaluation", "groundlm.serve", "groundlm.methods.*.train_*"),
     # A method's recipe trains and evaluates its models as the benches do (on their shared run and table helpers);
     # the benches call it.
     ("groundlm.bench", "groundlm.methods.*.recipe*"),

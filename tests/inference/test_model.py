@@ -18,8 +18,8 @@ from groundlm.serve import ModelService
 from groundlm.tasks import save_task_list
 
 from ..backends.tiny import save_llava
+from ..methods.llm_mde.test_train_depth import tiny_model_config
 from ..models.conftest import tiny_config
-from ..train.test_depth import tiny_model_config
 
 PREDICT_TASKS = ("refer", "region_caption", "pose", "narrate")  # what a grounded VLM answers, in this order
 

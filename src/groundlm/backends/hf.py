@@ -35,6 +35,7 @@ from groundlm.manifest import Manifest, write_manifest
 from groundlm.models.constrained import FormatConstraint
 from groundlm.models.lora import LoraSpec
 from groundlm.models.losses import target_tokens, token_loss_sum
+from groundlm.tasks import task_class
 from groundlm.tasks.base import Example
 
 # -------------------------------------------------------------------------------------------------------------
@@ -298,12 +299,13 @@ class HFBackend:
         return {}  # the teacher-forced comparison needs groundlm's own collation
 
     def task_options(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
-        """Tasks with a box format answer in the architecture's own; pose cannot re-read (no region tokens)."""
+        """Tasks with a box format answer in the architecture's own; a task's options that need groundlm's own model
+        (:attr:`~groundlm.tasks.base.Task.native_options`: re-reading, a point head) are refused."""
         options = dict(options)
-        if name in ("refer", "grounded_list"):
+        task = task_class(name)
+        if "format" in task.answer_options:
             options.setdefault("format", self.box_format)
-        if name == "pose" and options.get("reread"):
-            raise ValueError("pose with reread needs groundlm's region tokens; a transformers backend has none")
-        if name == "narrate" and options.get("point_head"):
-            raise ValueError("narrate with a point head needs groundlm's heads; a transformers backend has none")
+        for option, needs in task.native_options.items():
+            if options.get(option):
+                raise ValueError(f"{name} with {needs}; a transformers backend has none")
         return options

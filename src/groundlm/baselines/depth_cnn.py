@@ -2,7 +2,7 @@
 
 * :class:`DepthCNN`: transformers' GLPN (Kim et al. 2022: a hierarchical transformer encoder with overlapping
   convolutional patch embeddings and a light convolutional decoder) in a small configuration, trained from scratch
-  on the same data, steps and batches as LLM-MDE (:func:`groundlm.train.depth.fit_depth`).
+  on the same data, steps and batches as LLM-MDE (:func:`groundlm.methods.llm_mde.train_depth.fit_depth`).
 * :class:`TowerDepth`: the vision tower's patch features straight into LLM-MDE's adaptation head, no language
   model: what the LM adds over the tower alone.
 * :class:`MeanDepthMap`: the floor, the training set's mean depth map (per pixel, over valid pixels), the same map

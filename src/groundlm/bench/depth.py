@@ -39,13 +39,13 @@ from groundlm.bench.run import (
 from groundlm.data.sample import Sample
 from groundlm.errors import UserError
 from groundlm.evaluation.table import format_table, format_value
-from groundlm.inference.depth import evaluate_depth
 from groundlm.inference.loader import is_model_dir, load_vlm
+from groundlm.methods.llm_mde.inference_depth import evaluate_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
+from groundlm.methods.llm_mde.train_depth import fit_depth, with_depth
 from groundlm.models.config import LanguageConfig, VisionConfig, VLMConfig
 from groundlm.train.config import SplitSpec, TaskSpec, TrainConfig
-from groundlm.train.depth import fit_depth, with_depth
 from groundlm.train.loop import train
 
 COLUMNS = ("abs_rel", "rmse", "log10", "d1", "d2", "d3")

@@ -258,21 +258,16 @@ def data_show_command(uri: str, *, index: int = 0, out: str) -> str:
 def train_command(config: str, *, overrides: Overrides = (), resume: bool = False) -> str:
     """train a model from a YAML config
 
-    A grounded VLM, or an LLM-MDE depth model for a config with ``method: depth``.
+    A grounded VLM, or the model of the method that the config's ``method:`` names.
 
     Args:
         config: a YAML config, e.g. configs/try.yaml
         overrides: override a config value
         resume: continue from the run directory's newest checkpoint
     """
-    from groundlm.train.config import load_config, read_yaml
-    from groundlm.train.loop import train
+    from groundlm.train.trainers import train_from_config
 
-    if read_yaml(config, list(overrides)).get("method") == "depth":
-        from groundlm.train.depth import load_depth_config, train_depth
-
-        return json.dumps(train_depth(load_depth_config(config, list(overrides)), resume=resume), indent=2)
-    summary = train(load_config(config, list(overrides)), resume=resume)
+    summary = train_from_config(config, list(overrides), resume=resume)
     return json.dumps(summary, indent=2) if summary else ""
 
 

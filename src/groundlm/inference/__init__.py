@@ -1,7 +1,8 @@
 """The inference layer, under training, the CLI and any server or backend (docs/architecture.md, section 2): the
 model handle (:func:`load_model`: any saved model directory, one object that answers its tasks), collation of examples
 into model inputs, the image cache, generation and decoding behind one small protocol (:class:`TextGenerator`),
-one-query prediction, depth maps, and the loaders of the modules inside a saved model."""
+one-query prediction, and the loaders of the modules inside a saved model. A method's own model kinds (and their
+inference) live in its folder, :mod:`groundlm.methods`."""
 
 from groundlm.inference.collate import IGNORE, Collator, to_device
 from groundlm.inference.generate import (

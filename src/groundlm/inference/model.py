@@ -109,6 +109,17 @@ class Model:
         """The tasks a model of this class answers."""
         return tuple(cls.answerable)
 
+    @classmethod
+    def describe_task(cls, task: str) -> dict[str, Any]:
+        """What ``task``, one of :meth:`kind_tasks`, takes and gives, for a front end's list of tasks: ``takes``
+        (``query`` text, a pixel ``box``, or the ``image`` alone), ``summary`` (one line) and ``numeric`` (whether
+        its answers hold numbers that sampled numeric decoding combines)."""
+        raise NotImplementedError
+
+    def json_answer(self, result: dict[str, Any]) -> dict[str, Any]:
+        """An answer of :meth:`answer_batch` as an API sends it (JSON); by default as it is."""
+        return result
+
     def __init__(self, manifest: Manifest, directory: Path | None = None, name: str | None = None) -> None:
         self.kind = manifest.kind
         self.manifest = manifest
@@ -237,6 +248,12 @@ class GroundedModel(Model):
     @classmethod
     def kind_tasks(cls) -> tuple[str, ...]:
         return question_tasks()
+
+    @classmethod
+    def describe_task(cls, task: str) -> dict[str, Any]:
+        """As the task says (:attr:`~groundlm.tasks.base.Task.takes`, ``summary``, ``numeric_answers``)."""
+        task_cls = task_class(task)
+        return {"takes": task_cls.takes, "summary": task_cls.summary, "numeric": task_cls.numeric_answers()}
 
     @property
     def answerable(self) -> tuple[str, ...]:  # type: ignore[override]

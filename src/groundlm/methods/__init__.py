@@ -2,12 +2,13 @@
 ``groundlm/methods/<method>/`` and register into the shared machinery, which never names a method.
 
 A method's ``__init__.py`` says what the method is and lists its parts by the layer they sit in
-(docs/architecture.md, section 2): ``PARTS = {"models": (...), "tasks": (...), "inference": (...)}``, module names
-inside the folder. A file's prefix says its layer: ``metrics_*`` (its own metrics), ``modeling_*`` (region
-encoders, heads, decoders), ``task_*`` (tasks and their batching), ``inference_*`` (view policies, batch hooks,
-reading outputs), ``recipe*`` (a method's pipeline, at the benches' layer; the folder's ``RECIPES`` names it for
-``groundlm recipe``). A registry that looks a name up first loads the parts of its
-own layer (:func:`load_parts`), so that a fifth method adds a folder and its registrations, and nothing else.
+(docs/architecture.md, section 2): ``PARTS = {"models": (...), "tasks": (...), "inference": (...), "train": (...)}``,
+module names inside the folder. A file's prefix says its layer: ``metrics_*`` (its own metrics), ``modeling_*``
+(region encoders, heads, decoders), ``task_*`` (tasks and their batching), ``inference_*`` (view policies, batch
+hooks, reading outputs, a method's own model kind), ``train_*`` (a method's own trainer, for a config's
+``method:``), ``recipe*`` (a method's pipeline, at the benches' layer; the folder's ``RECIPES`` names it for
+``groundlm recipe``). A registry that looks a name up first loads the parts of its own layer (:func:`load_parts`), so
+that a fifth method adds a folder and its registrations, and nothing else.
 
 The folders' ``__init__`` modules import nothing, so that reading ``PARTS`` never pulls in a higher layer.
 """
@@ -18,7 +19,7 @@ import importlib
 import pkgutil
 from functools import cache
 
-LAYERS = ("models", "tasks", "inference")  # the layers a method registers parts at, lowest first
+LAYERS = ("models", "tasks", "inference", "train")  # the layers a method registers parts at, lowest first
 
 
 def method_names() -> list[str]:

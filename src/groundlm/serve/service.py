@@ -3,19 +3,14 @@ that :class:`~groundlm.serve.batcher.MicroBatcher` calls (one batched generation
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 
-from groundlm.data.readers.spatialworld import depth_millimetres
-from groundlm.inference.model import Model, answerable_tasks, load_model
+from groundlm.inference.model import Model, load_model
 from groundlm.inference.predict import AnswerOptions, Query
 from groundlm.serve.uploads import BadRequestError
 
@@ -29,17 +24,11 @@ class TaskSpec:
     summary: str
     numeric: bool  # whether its answers hold numbers that numeric decoding can combine
 
-
-TASK_SPECS = {
-    "refer": TaskSpec("refer", "query", "a referring expression in, the box of what it names out (pixels)", True),
-    "pose": TaskSpec(
-        "pose", "query", "a person named in, their head box (pixels) and yaw, pitch, roll (degrees) out", True
-    ),
-    "region_caption": TaskSpec("region_caption", "box", "a box in (pixels), a caption of that region out", False),
-    "narrate": TaskSpec("narrate", "image", "a narration of the picture, each word at its point (pixels)", False),
-    "depth": TaskSpec("depth", "image", "the picture's depth map: a 16-bit PNG in millimetres (base64)", False),
-}
-assert set(TASK_SPECS) == set(answerable_tasks()), "every task that a model answers has a spec"
+    @classmethod
+    def of(cls, model: Model, task: str) -> TaskSpec:
+        """What ``task`` takes and gives, as ``model``'s kind describes it (for a question task: the task itself)."""
+        about = model.describe_task(task)
+        return cls(task, about["takes"], about["summary"], about["numeric"])
 
 
 class ModelService:
@@ -49,7 +38,7 @@ class ModelService:
     def __init__(self, model: Model, name: str | None = None) -> None:
         self.model = model
         self.name = name or model.name
-        self.tasks = {t: TASK_SPECS[t] for t in model.offered}
+        self.tasks = {t: TaskSpec.of(model, t) for t in model.offered}
 
     @classmethod
     def from_checkpoint(cls, directory: str | Path, device: str | None = None) -> ModelService:
@@ -61,7 +50,7 @@ class ModelService:
         return self.model.device
 
     def options(self, task: str, constrain: bool, numeric: Any) -> AnswerOptions:
-        """Answer options for ``task`` as its model was trained (box format, query order, pose re-reading)."""
+        """Answer options for ``task`` as its model was trained (box format, query order, re-reading)."""
         return self.model.options(task, constrain=constrain, numeric=numeric)
 
     def spec(self, task: str) -> TaskSpec:
@@ -82,25 +71,13 @@ class ModelService:
         """The batch runner: results for ``queries`` that share the options ``key``."""
         assert isinstance(key, AnswerOptions)
         try:
-            return [_json_ready(r) for r in self.model.answer_batch(list(queries), key)]
+            return [self.model.json_answer(r) for r in self.model.answer_batch(list(queries), key)]
         except ValueError:
             # One query the checks missed must not fail the others: answer them one by one.
             out: list[Any] = []
             for q in queries:
                 try:
-                    out += [_json_ready(r) for r in self.model.answer_batch([q], key)]
+                    out += [self.model.json_answer(r) for r in self.model.answer_batch([q], key)]
                 except ValueError as err:
                     out.append(BadRequestError(str(err), 422))
             return out
-
-
-def _json_ready(result: dict[str, Any]) -> dict[str, Any]:
-    """A depth answer's map (an array, metres) as the API sends it: ``depth_png_mm``, a 16-bit PNG in millimetres,
-    base64; any other answer as it is."""
-    depth = result.get("depth")
-    if not isinstance(depth, np.ndarray):
-        return result
-    buffer = io.BytesIO()
-    Image.fromarray(depth_millimetres(depth)).save(buffer, format="PNG")
-    rest = {k: v for k, v in result.items() if k != "depth"}
-    return {**rest, "depth_png_mm": base64.b64encode(buffer.getvalue()).decode("ascii")}

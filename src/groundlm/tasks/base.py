@@ -80,6 +80,18 @@ class Task(ABC):
     answer_options: ClassVar[dict[str, str]] = {}
     # A head whose outputs on an answer's words come with the answer (each word's point, PixelLLM's point head).
     word_head: str | None = None
+    # What a question gives and its answer holds, in one line (the server's task list, ``/api/tasks``, and its page).
+    summary: str = ""
+    # The task's options that only groundlm's own model follows, each with what asking for it needs, as a sentence
+    # goes on after "<task> with" (``{"reread": "reread needs groundlm's region tokens"}``): a transformers
+    # backend refuses them (it has no region tokens, no heads).
+    native_options: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def numeric_answers(cls) -> bool:
+        """Whether its answers hold numbers that sampled numeric decoding combines (those of a task that overrides
+        :meth:`combine`)."""
+        return cls.combine is not Task.combine
 
     @property
     def answer_format(self) -> str | None:

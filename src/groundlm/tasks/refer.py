@@ -21,6 +21,7 @@ class ReferTask(Task):
     name = "refer"
     takes = "query"
     needs = "a query (the referring expression)"
+    summary = "a referring expression in, the box of what it names out (pixels)"
     answer_options: ClassVar[dict[str, str]] = {"format": "format", "query_first": "query_first"}
 
     def __init__(

@@ -22,6 +22,7 @@ class RegionCaptionTask(Task):
     aliases = ("describe", "caption")
     takes = "box"
     needs = "a box (pixel x0 y0 x1 y1)"
+    summary = "a box in (pixels), a caption of that region out"
     answer_options: ClassVar[dict[str, str]] = {"image": "region_image"}
 
     def __init__(self, box_as_text: str | None = None, image: bool = True) -> None:

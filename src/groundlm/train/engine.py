@@ -1,6 +1,6 @@
-"""The training engine every trainer runs on: the grounded VLM (:mod:`groundlm.train.loop`), LLM-MDE
-(:mod:`groundlm.train.depth`), tower pretraining (:mod:`groundlm.pretrain.tower`) and the CNN head-pose baseline
-(:mod:`groundlm.baselines.crop_pose`).
+"""The training engine every trainer runs on: the grounded VLM (:mod:`groundlm.train.loop`), the trainers that
+methods register from their folders (:mod:`groundlm.train.trainers`, LLM-MDE's), tower pretraining
+(:mod:`groundlm.pretrain.tower`) and the CNN head-pose baseline (:mod:`groundlm.baselines.crop_pose`).
 
 A trainer is a thin description, a :class:`Trainable`: its trainable parameters, the forward and backward pass of
 optimisation step ``k`` (its batches are a function of ``k`` and its own random state), an optional evaluation, and

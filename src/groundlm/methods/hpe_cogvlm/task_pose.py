@@ -71,6 +71,8 @@ class PoseTask(Task):
     query_hint = 'naming the person, e.g. "the person in the red shirt"'
     needs = f"a query {query_hint}"
     answer_options: ClassVar[dict[str, str]] = {"reread": "reread"}
+    summary = "a person named in, their head box (pixels) and yaw, pitch, roll (degrees) out"
+    native_options: ClassVar[dict[str, str]] = {"reread": "reread needs groundlm's region tokens"}
 
     def __init__(self, max_abs: float = 180.0, reread: bool = False) -> None:
         """``reread``: the answer re-reads the head it found: after the head box, the region tokens of that box

@@ -5,11 +5,15 @@ into the language model's word space, read after an adaptive prompt, and turned 
 * :mod:`.modeling_reprogramming`: cross-modal reprogramming (and its linear ablation);
 * :mod:`.modeling_depth_head`: the adaptation head, tokens back to a depth map;
 * :mod:`.task_depth_prompt`: the adaptive prompt; :mod:`.task_depth`: depth batches;
-* :mod:`.inference_depth`: the model kind ``depth`` (a saved depth model as a model handle, answering ``depth``).
+* :mod:`.inference_depth`: depth maps and their metrics; the model kind ``depth`` (a saved depth model as a model
+  handle, answering ``depth``);
+* :mod:`.train_depth`: training depth regressors; the trainer ``depth`` (``groundlm train`` on a config with
+  ``method: depth``).
 """
 
 PARTS = {
     "models": ("modeling_depth_lm",),
     "tasks": ("task_depth",),
     "inference": ("inference_depth",),
+    "train": ("train_depth",),
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -61,6 +62,8 @@ class NarrateTask(Task):
     max_new_tokens = 96
     takes = "image"
     word_head = "point"  # a narrating model's point head gives its answer's words their points
+    summary = "a narration of the picture, each word at its point (pixels)"
+    native_options: ClassVar[dict[str, str]] = {"point_head": "a point head needs groundlm's heads"}
 
     def __init__(self, point_head: str | None = None, utterances: int | None = None) -> None:
         """``point_head``: the head (``model.heads``, kind ``point``, ``out_dim: 2``) trained on each word's point;

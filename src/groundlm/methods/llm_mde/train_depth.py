@@ -1,10 +1,11 @@
-"""Training and measuring depth regressors: :class:`~groundlm.methods.llm_mde.modeling_depth_lm.DepthLM` and the
-baselines of :mod:`groundlm.baselines.depth_cnn`, on the shared machinery (the training engine
+"""LLM-MDE's training (docs/architecture.md, section 6.2): depth regressors (:class:`~.modeling_depth_lm.DepthLM` and
+the baselines of :mod:`groundlm.baselines.depth_cnn`) trained on the shared machinery (the training engine
 :mod:`groundlm.train.engine`, the depth metrics). A depth regressor is a module called as
 ``model(pixel_values, prompt_ids, prompt_mask)`` -> ``[B, h, w]`` metres; one with a ``prompt_batch`` method reads
 prompts. Batch ``k`` is a pure function of ``(seed, k)``.
 
-``groundlm train CONFIG`` runs :func:`train_depth` for a config with ``method: depth``.
+Registered as the trainer ``depth`` (:data:`groundlm.train.trainers.TRAINERS`): ``groundlm train CONFIG`` runs
+:func:`train_depth` for a config with ``method: depth``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch.nn import functional as F
 from groundlm.data.sample import Sample
 from groundlm.device import resolve_device
 from groundlm.errors import UserError
-from groundlm.inference.depth import depth_forward, evaluate_depth
+from groundlm.methods.llm_mde.inference_depth import depth_forward, evaluate_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
 from groundlm.metrics.depth import ALIGNMENTS
@@ -34,6 +35,7 @@ from groundlm.train.config import SplitSpec, load_typed
 from groundlm.train.engine import Engine, Outcome, Trainable
 from groundlm.train.metrics_log import MetricsLog
 from groundlm.train.schedule import build_optimizer, cosine_schedule
+from groundlm.train.trainers import register_trainer
 
 DEPTH_LOSSES = ("silog", "ssi")
 
@@ -218,3 +220,6 @@ def train_depth(
     (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (run / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str) + "\n")
     return summary
+
+
+register_trainer("depth", load_depth_config, train_depth)

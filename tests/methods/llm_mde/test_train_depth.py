@@ -9,13 +9,12 @@ from PIL import Image
 from groundlm import data
 from groundlm.cli import main
 from groundlm.errors import UserError
-from groundlm.inference.depth import evaluate_depth, predict_depth
+from groundlm.methods.llm_mde.inference_depth import evaluate_depth, predict_depth
 from groundlm.methods.llm_mde.modeling_depth_lm import DepthLM, DepthLMConfig
 from groundlm.methods.llm_mde.task_depth import DepthBatcher
+from groundlm.methods.llm_mde.train_depth import DepthTrainConfig, depth_loss, train_depth
 from groundlm.train.config import SplitSpec
-from groundlm.train.depth import DepthTrainConfig, depth_loss, train_depth
-
-from ..conftest import TINY_LANGUAGE, TINY_VISION, tiny_language, tiny_vision
+from tests.conftest import TINY_LANGUAGE, TINY_VISION, tiny_language, tiny_vision
 
 TINY_LM = {**TINY_LANGUAGE, "kind": "bert", "num_layers": 1, "max_positions": 256}
 
