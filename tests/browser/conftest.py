@@ -10,6 +10,7 @@ from PIL import Image
 
 from groundlm.data.sample import Sample
 from groundlm.inference.collate import Collator
+from groundlm.inference.model import GroundedModel
 from groundlm.inference.predict import AnswerOptions, Query, predict_batch
 from groundlm.models.vlm import GroundedVLM
 from groundlm.serve import ModelService, create_app, running_server
@@ -62,9 +63,8 @@ def taught_model() -> GroundedVLM:
 
 @pytest.fixture(scope="package")
 def page_url():
-    service = ModelService(
-        taught_model(), "taught-tiny", {"refer": {"format": "cogvlm", "query_first": True}, "region_caption": {}}
-    )
+    trained = {"refer": {"format": "cogvlm", "query_first": True}, "region_caption": {}}
+    service = ModelService(GroundedModel.of(taught_model(), trained), "taught-tiny")
     app = create_app(service, max_batch=4, wait_ms=5, samples=built_in_samples(size=128))
     with running_server(app) as url:
         yield url
