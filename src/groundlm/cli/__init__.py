@@ -1,6 +1,7 @@
 """The ``groundlm`` command.
 
-Each subcommand is a plain function with typed arguments (:mod:`groundlm.cli.commands`, :mod:`groundlm.cli.bench`);
+Each subcommand is a plain function with typed arguments (:mod:`groundlm.cli.commands`, :mod:`groundlm.cli.evaluate`,
+:mod:`groundlm.cli.bench`; shared options in :mod:`groundlm.cli.options`);
 its options are read from its signature and docstring (:mod:`groundlm.cli.arguments`). ``main`` parses the command
 line, calls the function, and maps user errors (:func:`groundlm.errors.is_user_error`) to a one-line message
 and exit status 2. Any other exception is a bug and keeps its traceback.
@@ -28,7 +29,6 @@ from groundlm.cli.commands import (
     data_info_command,
     data_make_command,
     data_show_command,
-    eval_command,
     formats_list_command,
     formats_parse_command,
     merge_command,
@@ -37,6 +37,7 @@ from groundlm.cli.commands import (
     serve_command,
     train_command,
 )
+from groundlm.cli.evaluate import eval_command
 from groundlm.errors import is_user_error
 
 COMMANDS: Tree = {

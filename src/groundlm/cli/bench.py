@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from groundlm.cli.arguments import Arg
-from groundlm.cli.commands import Device, JsonFile, Numeric, write_json
+from groundlm.cli.options import Device, JsonFile, Numeric, write_json
 from groundlm.errors import UserError
 from groundlm.evaluation import format_table
 
