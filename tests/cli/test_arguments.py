@@ -90,3 +90,22 @@ def test_data_make_lists_every_domain():
     make = _build_parser()._subparsers._group_actions[0].choices["data"]
     text = make._subparsers._group_actions[0].choices["make"].format_help()
     assert all(d in " ".join(text.split()) for d in DOMAINS)
+
+
+def test_computed_choices_are_read_only_when_needed(capsys):
+    calls = []
+
+    def kinds() -> list[str]:
+        calls.append(1)
+        return ["x", "y"]
+
+    def pick(*, kind: Annotated[str, Arg(choices=kinds)] = "x") -> str:
+        return kind
+
+    parser = argparse.ArgumentParser(prog="t")
+    add_commands(parser.add_subparsers(required=True), {"pick": pick})
+    assert calls == []  # building every command's parser computes nothing
+    assert parser.parse_args(["pick", "--kind", "y"]).kind == "y"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["pick", "--kind", "z"])
+    assert "invalid choice: 'z'" in capsys.readouterr().err and len(calls) == 1

@@ -94,6 +94,34 @@ def _split_annotation(hint: Any) -> tuple[Any, Arg, bool]:
     return hint, arg, optional
 
 
+class LazyChoices(Sequence[Any]):
+    """Choices computed when first read: argparse reads them only to check a value given to that option or to
+    print that command's help, so building every command's parser costs nothing for them (the ``predict`` tasks
+    load every method's parts)."""
+
+    def __init__(self, compute: Callable[[], Sequence[Any]]) -> None:
+        self._compute = compute
+        self._values: tuple[Any, ...] | None = None
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        if self._values is None:
+            self._values = tuple(self._compute())
+        return self._values
+
+    def __getitem__(self, index):
+        return self.values[index]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.values
+
+    def __iter__(self):
+        return iter(self.values)
+
+
 def _add_parameter(parser: argparse.ArgumentParser, param: inspect.Parameter, hint: Any, help: str | None) -> Arg:
     """One parameter as an argument of ``parser`` (the rules in the module docstring); returns its :class:`Arg`."""
     kind, arg, optional = _split_annotation(hint)
@@ -101,7 +129,7 @@ def _add_parameter(parser: argparse.ArgumentParser, param: inspect.Parameter, hi
     has_default = param.default is not inspect.Parameter.empty
     kwargs: dict[str, Any] = {}
     origin = typing.get_origin(kind)
-    choices = arg.choices() if callable(arg.choices) else arg.choices
+    choices = LazyChoices(arg.choices) if callable(arg.choices) else arg.choices
     if origin is Literal:
         choices = typing.get_args(kind)
         kind = type(choices[0])
@@ -117,7 +145,7 @@ def _add_parameter(parser: argparse.ArgumentParser, param: inspect.Parameter, hi
     if kind in (int, float):
         kwargs["type"] = kind
     if choices is not None:
-        kwargs["choices"] = tuple(choices)
+        kwargs["choices"] = choices if isinstance(choices, LazyChoices) else tuple(choices)
     if arg.metavar is not None:
         kwargs["metavar"] = arg.metavar
     default = param.default if has_default else None
@@ -126,8 +154,12 @@ def _add_parameter(parser: argparse.ArgumentParser, param: inspect.Parameter, hi
         help = f"{help} (default: {shown})" if help else f"default: {shown}"
     if help:
         kwargs["help"] = help.replace("%", "%%")
+    # Lazy choices are set after add_argument, whose format check would read them.
+    lazy = kwargs.pop("choices") if isinstance(kwargs.get("choices"), LazyChoices) else None
     if positional:
-        parser.add_argument(param.name, **kwargs)
+        action = parser.add_argument(param.name, **kwargs)
+        if lazy is not None:
+            action.choices = lazy
         return arg
     flag = arg.flag or "--" + param.name.replace("_", "-")
     if kwargs.get("action") == "append":
@@ -139,7 +171,9 @@ def _add_parameter(parser: argparse.ArgumentParser, param: inspect.Parameter, hi
         target = parser.add_mutually_exclusive_group()
         for name, value in arg.shorthands.items():
             target.add_argument(name, action="store_const", const=value, dest=param.name, help=f"{flag} {value}")
-    target.add_argument(flag, dest=param.name, required=not has_default, **kwargs)
+    action = target.add_argument(flag, dest=param.name, required=not has_default, **kwargs)
+    if lazy is not None:
+        action.choices = lazy
     parser.set_defaults(**{param.name: default})
     return arg
 
