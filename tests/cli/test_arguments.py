@@ -92,20 +92,24 @@ def test_data_make_lists_every_domain():
     assert all(d in " ".join(text.split()) for d in DOMAINS)
 
 
+COMPUTED: list[int] = []  # one entry per computation of computed_kinds
+
+
+def computed_kinds() -> list[str]:
+    COMPUTED.append(1)
+    return ["x", "y"]
+
+
+def pick(*, kind: Annotated[str, Arg(choices=computed_kinds)] = "x") -> str:
+    return kind
+
+
 def test_computed_choices_are_read_only_when_needed(capsys):
-    calls = []
-
-    def kinds() -> list[str]:
-        calls.append(1)
-        return ["x", "y"]
-
-    def pick(*, kind: Annotated[str, Arg(choices=kinds)] = "x") -> str:
-        return kind
-
+    COMPUTED.clear()
     parser = argparse.ArgumentParser(prog="t")
     add_commands(parser.add_subparsers(required=True), {"pick": pick})
-    assert calls == []  # building every command's parser computes nothing
+    assert COMPUTED == []  # building every command's parser computes nothing
     assert parser.parse_args(["pick", "--kind", "y"]).kind == "y"
     with pytest.raises(SystemExit):
         parser.parse_args(["pick", "--kind", "z"])
-    assert "invalid choice: 'z'" in capsys.readouterr().err and len(calls) == 1
+    assert "invalid choice: 'z'" in capsys.readouterr().err and len(COMPUTED) == 1
